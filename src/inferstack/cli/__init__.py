@@ -1,0 +1,1 @@
+"""The ``inferstack`` command: one module per subcommand, heavy imports inside each ``run``."""

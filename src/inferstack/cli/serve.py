@@ -1,0 +1,65 @@
+"""``inferstack serve``: one model server."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="serve one model over the OpenAI API",
+        description=(
+            "Serve one model over the OpenAI API. MODEL is 'default' (the packaged Gemma 3 "
+            "270M), 'default-embedding' (the packaged all-MiniLM-L6-v2), a local .gguf file or "
+            "ONNX folder, or hf://org/repo/file.gguf."
+        ),
+    )
+    p.add_argument("--model", default="default", help="model to serve (default: default)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--engine", default=None, help="engine name (default: by model kind)")
+    p.add_argument("--model-id", default=None, help="model id reported to clients")
+    p.add_argument("--ctx-size", type=int, default=None, help="context tokens per sequence")
+    p.add_argument("--parallel", type=int, default=None, help="sequences decoded together")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads")
+    p.add_argument("--batch-size", type=int, default=None, help="tokens per decode step")
+    p.add_argument("--seed", type=int, default=None, help="default sampling seed")
+    p.add_argument("--max-waiting", type=int, default=None,
+                   help="requests that may wait for a slot before 429 (default: 64)")
+    p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body")
+    p.add_argument("--served-model-name", action="append", default=None,
+                   help="extra model id clients may use (repeatable)")
+    p.set_defaults(func=run)
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Engine settings the user set on the command line."""
+    names = {"model_id": "model_id", "ctx_size": "ctx_size", "parallel": "parallel",
+             "threads": "threads", "batch_size": "batch_size", "seed": "seed"}
+    return {key: getattr(args, attr) for key, attr in names.items()
+            if getattr(args, attr, None) is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from inferstack.engines.registry import create_engine
+    from inferstack.serving.app import build_app
+    from inferstack.serving.settings import ServerSettings
+
+    settings = ServerSettings.from_sources(
+        host=args.host,
+        port=args.port,
+        max_waiting=args.max_waiting,
+        max_body_bytes=args.max_body_bytes,
+        served_model_names=args.served_model_name,
+    )
+    engine = create_engine(args.model, engine=args.engine, **engine_options(args))
+    app = build_app(settings, engine)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower(),
+                timeout_graceful_shutdown=5)
+    return 0

@@ -1,0 +1,1 @@
+"""Engines: the small async interface serving talks to, and its implementations."""

@@ -1,0 +1,156 @@
+"""Chat templates: the model's own Jinja template from its metadata, or the documented fallback.
+
+Models that carry ``tokenizer.chat_template`` are rendered with it in a sandboxed Jinja
+environment, the way Hugging Face tokenizers render them. Models without one (the packaged
+Gemma 3 270M base model among them) get the **transcript fallback**::
+
+    <system and developer messages, joined by blank lines>
+
+    Q: <user message>
+    A: <assistant message>
+    Q: <user message>
+    A:
+
+with ``"\\nQ:"`` as an implied stop string. A base model continues such a transcript with a
+plain answer, where turn markers it never saw in training make it babble or echo. Tool calls and
+tool results appear in the transcript as ``A: [tool call] name(arguments)`` and
+``Tool (name): result`` lines.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from inferstack.engines.base import RenderedChat
+from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
+
+__all__ = ["FALLBACK_STOP", "ChatTemplate", "message_text"]
+
+FALLBACK_STOP = ["\nQ:"]
+
+
+def message_text(message: dict[str, Any], index: int) -> str:
+    """The text of a message's content: a string, or the text parts of a list joined."""
+    content = message.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(part.get("text", ""))
+        elif kind in ("image_url", "input_image", "input_audio"):
+            raise UnsupportedFeatureError(
+                "this model accepts text only; image and audio content parts need a vision model",
+                param=f"messages.{index}.content",
+            )
+        else:
+            raise InvalidRequestError(
+                f"unknown content part type {kind!r}", param=f"messages.{index}.content"
+            )
+    return "\n".join(texts)
+
+
+def _raise_exception(message: str) -> None:
+    raise jinja2.TemplateError(message)
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+def _tojson(value: Any, indent: int | None = None, ensure_ascii: bool = False) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
+
+
+class ChatTemplate:
+    """Renders OpenAI-shaped messages into a prompt for one model."""
+
+    def __init__(self, source: str | None, *, bos_token: str = "", eos_token: str = "") -> None:
+        self.source = source
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+        self._template: jinja2.Template | None = None
+        if source:
+            env = ImmutableSandboxedEnvironment(
+                trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+            )
+            env.filters["tojson"] = _tojson
+            env.globals["raise_exception"] = _raise_exception
+            env.globals["strftime_now"] = _strftime_now
+            self._template = env.from_string(source)
+
+    @property
+    def is_fallback(self) -> bool:
+        return self._template is None
+
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = True,
+    ) -> RenderedChat:
+        if not messages:
+            raise InvalidRequestError("messages must not be empty", param="messages")
+        if self._template is None:
+            return RenderedChat(
+                prompt=_render_transcript(messages, add_generation_prompt),
+                stop=list(FALLBACK_STOP),
+            )
+        normalized = [
+            {**m, "content": message_text(m, i)} if isinstance(m.get("content"), list) else m
+            for i, m in enumerate(messages)
+        ]
+        try:
+            prompt = self._template.render(
+                messages=normalized,
+                tools=tools or None,
+                add_generation_prompt=add_generation_prompt,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+            )
+        except jinja2.TemplateError as exc:
+            # The model's template rejects the conversation (e.g. roles out of order).
+            raise InvalidRequestError(
+                f"the model's chat template rejected the messages: {exc}", param="messages"
+            ) from exc
+        add_special = not (self.bos_token and prompt.startswith(self.bos_token))
+        return RenderedChat(prompt=prompt, stop=[], add_special=add_special)
+
+
+def _render_transcript(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
+    system: list[str] = []
+    turns: list[str] = []
+    for index, message in enumerate(messages):
+        role = message.get("role")
+        text = message_text(message, index).strip()
+        if role in ("system", "developer"):
+            system.append(text)
+        elif role == "user":
+            turns.append(f"Q: {text}")
+        elif role == "assistant":
+            calls = message.get("tool_calls") or []
+            lines = [text] if text else []
+            lines += [
+                f"[tool call] {c['function']['name']}({c['function'].get('arguments', '')})"
+                for c in calls
+            ]
+            turns.append("A: " + "\n".join(lines))
+        elif role in ("tool", "function"):
+            name = message.get("name") or message.get("tool_call_id") or "tool"
+            turns.append(f"Tool ({name}): {text}")
+        else:
+            raise InvalidRequestError(f"unknown role {role!r}", param=f"messages.{index}.role")
+    if add_generation_prompt:
+        turns.append("A:")
+    head = "\n\n".join(s for s in system if s)
+    body = "\n".join(turns)
+    return f"{head}\n\n{body}" if head else body

@@ -1,0 +1,176 @@
+"""The llama.cpp engine: continuous batching on libllama behind the async :class:`Engine` API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from inferstack.engines.base import (
+    Delta,
+    Engine,
+    EngineStats,
+    GenerateRequest,
+    ModelInfo,
+    RenderedChat,
+)
+from inferstack.engines.chat_template import ChatTemplate
+from inferstack.engines.llamacpp.model import LlamaModel
+from inferstack.engines.llamacpp.sampling import build_sampler
+from inferstack.engines.llamacpp.scheduler import Outbox, Scheduler, Sequence
+from inferstack.engines.llamacpp.settings import LlamaCppSettings
+from inferstack.errors import ContextLengthError, InvalidRequestError, ServiceUnavailableError
+
+__all__ = ["LlamaCppEngine"]
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppEngine(Engine):
+    """Serves one GGUF model with many sequences decoded together."""
+
+    def __init__(self, settings: LlamaCppSettings) -> None:
+        self.settings = settings
+        self.info = ModelInfo(id=settings.model_id, kind="chat", context_length=settings.ctx_size)
+        self.max_concurrency = settings.parallel
+        self._model: LlamaModel | None = None
+        self._scheduler: Scheduler | None = None
+        self._template: ChatTemplate | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        model = await asyncio.to_thread(LlamaModel, self.settings)
+        self._model = model
+        self._template = ChatTemplate(
+            model.chat_template(), bos_token=model.bos_token, eos_token=model.eos_token
+        )
+        self.info.metadata = {
+            "n_ctx_train": model.n_ctx_train,
+            "n_vocab": model.n_vocab,
+            "chat_template": "gguf" if not self._template.is_fallback else "fallback-transcript",
+        }
+        self._scheduler = Scheduler(model, batch_size=self.settings.batch_size, publish=self._publish)
+        self._scheduler.start()
+        log.info("llama.cpp engine ready: %s (%d slots × %d tokens)", self.info.id,
+                 self.settings.parallel, self.settings.ctx_size)
+
+    async def shutdown(self) -> None:
+        if self._scheduler is not None:
+            await asyncio.to_thread(self._scheduler.stop)
+            self._scheduler = None
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+    def ready(self) -> bool:
+        return self._scheduler is not None
+
+    def stats(self) -> EngineStats:
+        sched = self._scheduler
+        if sched is None or self._model is None:
+            return EngineStats()
+        return EngineStats(
+            running=len(sched.running),
+            waiting=sched.pending_count(),
+            kv_cache_usage=min(1.0, sched.slots.cached_tokens() / self._model.n_ctx_total),
+            prefill_tokens_saved=sched.prefill_saved,
+        )
+
+    # -- text ------------------------------------------------------------------------------
+
+    def _require_model(self) -> LlamaModel:
+        if self._model is None:
+            raise ServiceUnavailableError("the model is not loaded yet")
+        return self._model
+
+    def render_chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = True,
+    ) -> RenderedChat:
+        self._require_model()
+        assert self._template is not None
+        return self._template.render(
+            messages, tools=tools, add_generation_prompt=add_generation_prompt
+        )
+
+    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
+        return self._require_model().tokenize(text, add_special=add_special)
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        return self._require_model().detokenize(token_ids)
+
+    # -- generation ------------------------------------------------------------------------
+
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[Delta]:
+        model = self._require_model()
+        sched = self._scheduler
+        assert sched is not None
+        seq = self._prepare(model, request)
+        deltas: asyncio.Queue[Delta | BaseException] = asyncio.Queue()
+        seq.deliver = deltas.put_nowait
+        sched.submit(seq)
+        try:
+            while True:
+                item = await deltas.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finish_reason is not None:
+                    return
+        finally:
+            if not seq.finished:
+                sched.cancel(seq)
+
+    def _prepare(self, model: LlamaModel, request: GenerateRequest) -> Sequence:
+        """Tokenize and validate; everything that can be the client's fault fails here."""
+        params = request.params
+        if isinstance(request.prompt, str):
+            prompt = model.tokenize(request.prompt, add_special=request.add_special)
+        else:
+            prompt = list(request.prompt)
+            if any(not 0 <= t < model.n_vocab for t in prompt):
+                raise InvalidRequestError("prompt contains a token id outside the vocabulary",
+                                          param="prompt")
+        if not prompt:
+            raise InvalidRequestError("the prompt is empty", param="prompt")
+        ctx = self.settings.ctx_size
+        if len(prompt) >= ctx:
+            raise ContextLengthError(
+                f"This model's maximum context length is {ctx} tokens; the prompt has "
+                f"{len(prompt)} tokens.",
+                param="messages",
+            )
+        room = ctx - len(prompt)
+        if params.max_tokens is not None and params.max_tokens > room:
+            raise ContextLengthError(
+                f"This model's maximum context length is {ctx} tokens. However, you requested "
+                f"{len(prompt) + params.max_tokens} tokens ({len(prompt)} in the prompt, "
+                f"{params.max_tokens} for the completion). Reduce the prompt or max_tokens.",
+                param="max_tokens",
+            )
+        sampler = build_sampler(
+            params, vocab=model.vocab, n_vocab=model.n_vocab, default_seed=self.settings.seed
+        )
+        return Sequence(
+            request=request,
+            prompt=prompt,
+            max_new=params.max_tokens or room,
+            sampler=sampler,
+            stop=list(params.stop),
+            deliver=lambda _item: None,
+        )
+
+    def _publish(self, outbox: Outbox) -> None:
+        """Called from the scheduler thread: hand a step's deltas to the event loop at once."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_dispatch, outbox)
+
+
+def _dispatch(outbox: Outbox) -> None:
+    for seq, item in outbox:
+        seq.deliver(item)

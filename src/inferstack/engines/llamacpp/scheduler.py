@@ -1,0 +1,259 @@
+"""The continuous-batching scheduler: one thread owns the llama.cpp context.
+
+Each step packs one token for every decoding sequence plus prefill chunks of newly admitted
+ones into a single batch under a token budget, calls ``llama_decode`` once, samples every
+sequence that produced logits with its own sampler chain, and hands the resulting deltas to the
+event loop in one callback. Requests arrive on a queue; a cancelled sequence leaves the batch and
+frees its slot on the next step.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import llama_cpp as ll
+
+from inferstack.engines.base import Delta, FinishReason, GenerateRequest, Usage
+from inferstack.engines.llamacpp.model import LlamaModel
+from inferstack.engines.llamacpp.sampling import StopMatcher, TextStream, free_sampler
+from inferstack.engines.llamacpp.slots import Slot, SlotTable
+from inferstack.errors import EngineError
+
+__all__ = ["Scheduler", "Sequence"]
+
+log = logging.getLogger(__name__)
+
+Outbox = list[tuple["Sequence", "Delta | BaseException"]]
+
+
+@dataclass(eq=False)
+class Sequence:
+    """One request's state inside the scheduler."""
+
+    request: GenerateRequest
+    prompt: list[int]
+    max_new: int
+    sampler: ll.llama_sampler_p
+    stop: list[str]
+    deliver: Callable[[Delta | BaseException], None]
+    """Called on the event loop with each delta (or the error that ended the sequence)."""
+    slot: Slot | None = None
+    n_past: int = 0
+    cached: int = 0
+    pending: int | None = None
+    generated: int = 0
+    cancelled: bool = False
+    finished: bool = False
+    text: TextStream = field(default_factory=TextStream)
+    matcher: StopMatcher = field(init=False)
+    arrived: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.matcher = StopMatcher(self.stop)
+
+    @property
+    def prefilling(self) -> bool:
+        return self.n_past < len(self.prompt)
+
+
+class Scheduler:
+    """Runs sequences on one :class:`LlamaModel` from a dedicated thread."""
+
+    def __init__(
+        self, model: LlamaModel, *, batch_size: int, publish: Callable[[Outbox], None]
+    ) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.publish = publish
+        self.slots = SlotTable(model.settings.parallel, allow_copy=model.settings.kv_unified)
+        self.waiting: deque[Sequence] = deque()
+        self.running: list[Sequence] = []
+        self.prefill_saved = 0
+        self._inbox: queue.SimpleQueue[Sequence | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._batch = ll.llama_batch_init(batch_size, 0, 1)
+        self._thread = threading.Thread(target=self._run, name="llamacpp-scheduler", daemon=True)
+
+    # -- called from the event loop --------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, seq: Sequence) -> None:
+        self._inbox.put(seq)
+
+    def cancel(self, seq: Sequence) -> None:
+        seq.cancelled = True
+        self._inbox.put(None)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._inbox.put(None)
+        self._thread.join(timeout=30)
+        ll.llama_batch_free(self._batch)
+
+    def pending_count(self) -> int:
+        return len(self.waiting) + self._inbox.qsize()
+
+    # -- the scheduler thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._drain(block=not (self.running or self.waiting))
+            outbox: Outbox = []
+            self._reap_cancelled()
+            self._admit()
+            if self.running:
+                try:
+                    self._step(outbox)
+                except Exception as exc:  # top-level handler of the thread: fail, keep serving
+                    log.exception("decode step failed")
+                    for seq in list(self.running):
+                        self._finish(seq, None, outbox, error=EngineError(f"decode failed: {exc}"))
+            if outbox:
+                self.publish(outbox)
+        for seq in [*self.running, *self.waiting]:
+            self._release(seq)
+
+    def _drain(self, *, block: bool) -> None:
+        items = [self._inbox.get()] if block else []
+        while True:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        self.waiting.extend(item for item in items if item is not None)
+
+    def _reap_cancelled(self) -> None:
+        for seq in [s for s in self.waiting if s.cancelled]:
+            self.waiting.remove(seq)
+            self._release(seq)
+        for seq in [s for s in self.running if s.cancelled]:
+            self._finish(seq, None, [])
+
+    def _admit(self) -> None:
+        while self.waiting:
+            plan = self.slots.plan(self.waiting[0].prompt)
+            if plan is None:
+                return
+            seq = self.waiting.popleft()
+            mem, sid = self.model.memory, plan.slot.seq_id
+            reuse = plan.reuse
+            if plan.copy_from is not None:
+                ll.llama_memory_seq_rm(mem, sid, -1, -1)
+                ll.llama_memory_seq_cp(mem, plan.copy_from.seq_id, sid, 0, reuse)
+            elif not ll.llama_memory_seq_rm(mem, sid, reuse, -1):
+                # The cache cannot drop a suffix (recurrent models): start this slot over.
+                ll.llama_memory_seq_rm(mem, sid, -1, -1)
+                reuse = 0
+            seq.slot = self.slots.acquire(plan, seq.prompt)
+            if reuse != plan.reuse:
+                seq.slot.tokens = []
+            seq.n_past = seq.cached = reuse
+            self.prefill_saved += reuse
+            self.running.append(seq)
+
+    def _step(self, outbox: Outbox) -> None:
+        batch = self._batch
+        n = 0
+        outputs: list[tuple[Sequence, int]] = []
+        chunks: list[tuple[Sequence, int]] = []
+
+        def add(token: int, pos: int, seq_id: int, logits: bool) -> None:
+            nonlocal n
+            batch.token[n] = token
+            batch.pos[n] = pos
+            batch.n_seq_id[n] = 1
+            batch.seq_id[n][0] = seq_id
+            batch.logits[n] = logits
+            n += 1
+
+        for seq in self.running:
+            if seq.pending is not None:
+                assert seq.slot is not None
+                outputs.append((seq, n))
+                add(seq.pending, len(seq.slot.tokens), seq.slot.seq_id, True)
+        for seq in self.running:
+            budget = self.batch_size - n
+            if budget <= 0:
+                break
+            if not seq.prefilling:
+                continue
+            assert seq.slot is not None
+            take = min(budget, len(seq.prompt) - seq.n_past)
+            last = seq.n_past + take == len(seq.prompt)
+            for j in range(seq.n_past, seq.n_past + take):
+                add(seq.prompt[j], j, seq.slot.seq_id, False)
+            if last:
+                batch.logits[n - 1] = True
+                outputs.append((seq, n - 1))
+            chunks.append((seq, take))
+        batch.n_tokens = n
+        rc = ll.llama_decode(self.model.ctx, batch)
+        if rc != 0:
+            raise EngineError(f"llama_decode returned {rc}")
+        for seq, _ in outputs:
+            if seq.pending is not None:
+                assert seq.slot is not None
+                seq.slot.tokens.append(seq.pending)
+                seq.pending = None
+        for seq, take in chunks:
+            assert seq.slot is not None
+            seq.slot.tokens.extend(seq.prompt[seq.n_past : seq.n_past + take])
+            seq.n_past += take
+        for seq, index in outputs:
+            token = ll.llama_sampler_sample(seq.sampler, self.model.ctx, index)
+            self._on_token(seq, token, outbox)
+
+    def _on_token(self, seq: Sequence, token: int, outbox: Outbox) -> None:
+        seq.generated += 1
+        if self.model.is_eog(token) and not seq.request.params.ignore_eos:
+            self._finish(seq, "stop", outbox, text=self._tail(seq))
+            return
+        text, hit = seq.matcher.feed(seq.text.feed(self.model.token_piece(token)))
+        if hit:
+            self._finish(seq, "stop", outbox, text=text)
+        elif seq.generated >= seq.max_new:
+            self._finish(seq, "length", outbox, text=text + self._tail(seq))
+        else:
+            seq.pending = token
+            if text:
+                outbox.append((seq, Delta(text=text, token_ids=[token])))
+
+    @staticmethod
+    def _tail(seq: Sequence) -> str:
+        """Text still held back (partial UTF-8, a possible stop-string start) at the end."""
+        text, hit = seq.matcher.feed(seq.text.flush())
+        return text if hit else text + seq.matcher.flush()
+
+    def _finish(
+        self,
+        seq: Sequence,
+        reason: FinishReason | None,
+        outbox: Outbox,
+        *,
+        text: str = "",
+        error: BaseException | None = None,
+    ) -> None:
+        if seq in self.running:
+            self.running.remove(seq)
+        self._release(seq)
+        if error is not None:
+            outbox.append((seq, error))
+        elif reason is not None and not seq.cancelled:
+            usage = Usage(len(seq.prompt), seq.generated, cached_tokens=seq.cached)
+            outbox.append((seq, Delta(text=text, finish_reason=reason, usage=usage)))
+
+    def _release(self, seq: Sequence) -> None:
+        if seq.finished:
+            return
+        seq.finished = True
+        free_sampler(seq.sampler)
+        if seq.slot is not None:
+            self.slots.release(seq.slot)

@@ -1,0 +1,48 @@
+"""Settings of the llama.cpp engine."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+
+from inferstack.config import Settings
+
+__all__ = ["LlamaCppSettings"]
+
+
+class LlamaCppSettings(Settings):
+    """How the llama.cpp engine loads a model and schedules sequences (env ``INFERSTACK_*``)."""
+
+    model_path: str = Field(description="Path of the .gguf file to load.")
+    model_id: str = Field(description="Model id reported to clients.")
+    ctx_size: int = Field(
+        4096, ge=64, description="Context length of each sequence (prompt plus output), in tokens."
+    )
+    parallel: int = Field(
+        8, ge=1, le=256, description="Sequences decoded together (continuous-batching slots)."
+    )
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="CPU threads for decoding (and for prefill unless threads_batch is set).",
+    )
+    threads_batch: int | None = Field(
+        None, ge=1, description="CPU threads for prompt processing; defaults to threads."
+    )
+    batch_size: int = Field(
+        512,
+        ge=16,
+        description="Token budget of one decode step: running sequences' tokens plus prefill chunks.",
+    )
+    kv_unified: bool = Field(
+        True,
+        description=(
+            "One KV buffer shared by all sequences: lets a request reuse another sequence's "
+            "prompt prefix (same system prompt) without prefilling it again."
+        ),
+    )
+    gpu_layers: int = Field(0, ge=0, description="Layers to offload to a GPU build of llama.cpp.")
+    seed: int | None = Field(
+        None, description="Default sampling seed for requests that set none; random if unset."
+    )

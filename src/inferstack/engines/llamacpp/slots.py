@@ -1,0 +1,89 @@
+"""Slot bookkeeping for prompt-prefix reuse (pure Python; the scheduler applies the plans).
+
+Each slot is one llama.cpp sequence id and remembers which tokens its KV cells hold. A new
+request goes to the free slot whose cached tokens share the longest prefix with its prompt; with
+a unified KV cache it may instead borrow a longer prefix from any slot, busy or not, by copying
+those cells (a metadata operation in llama.cpp), so a shared system prompt is prefilled once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+__all__ = ["Slot", "SlotPlan", "SlotTable", "common_prefix"]
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class Slot:
+    seq_id: int
+    tokens: list[int] = field(default_factory=list)
+    """Tokens whose KV this sequence holds, at positions 0..len-1."""
+    busy: bool = False
+    last_used: int = 0
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """Where a prompt goes and how much of it is already in the cache."""
+
+    slot: Slot
+    reuse: int
+    """Prompt tokens whose KV is reused (never the whole prompt: the last one is decoded)."""
+    copy_from: Slot | None = None
+    """Copy positions [0, reuse) from this slot instead of trimming the slot's own cache."""
+
+
+class SlotTable:
+    def __init__(self, n_slots: int, *, allow_copy: bool) -> None:
+        self.slots = [Slot(seq_id=i) for i in range(n_slots)]
+        self.allow_copy = allow_copy
+        self._clock = itertools.count(1)
+
+    def free_count(self) -> int:
+        return sum(not s.busy for s in self.slots)
+
+    def plan(self, prompt: list[int]) -> SlotPlan | None:
+        """Choose a free slot for ``prompt``; ``None`` when every slot is busy."""
+        free = [s for s in self.slots if not s.busy]
+        if not free:
+            return None
+        limit = max(len(prompt) - 1, 0)
+
+        def own(s: Slot) -> int:
+            return min(common_prefix(s.tokens, prompt), limit)
+
+        # Best own prefix; among equals, the least recently used slot keeps others' caches.
+        target = max(free, key=lambda s: (own(s), -s.last_used))
+        reuse = own(target)
+        if self.allow_copy:
+            source = max(self.slots, key=own)
+            if own(source) > reuse:
+                victim = min(free, key=lambda s: (own(s) > 0, s.last_used))
+                return SlotPlan(slot=victim, reuse=own(source), copy_from=source)
+        return SlotPlan(slot=target, reuse=reuse)
+
+    def acquire(self, plan: SlotPlan, prompt: list[int]) -> Slot:
+        """Mark the planned slot busy; its cached tokens become the reused prefix."""
+        slot = plan.slot
+        slot.busy = True
+        slot.last_used = next(self._clock)
+        slot.tokens = list(prompt[: plan.reuse])
+        return slot
+
+    def release(self, slot: Slot) -> None:
+        slot.busy = False
+        slot.last_used = next(self._clock)
+
+    def cached_tokens(self) -> int:
+        return sum(len(s.tokens) for s in self.slots)

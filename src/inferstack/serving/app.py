@@ -1,0 +1,92 @@
+"""``build_app(settings, engine)``: the model server as an ASGI app."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from inferstack.engines.base import Engine
+from inferstack.errors import (
+    EngineError,
+    InferstackError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from inferstack.serving.http import error_response
+from inferstack.serving.metrics import RequestCounter
+from inferstack.serving.routes import router
+from inferstack.serving.settings import ServerSettings
+from inferstack.serving.state import ServerState
+
+__all__ = ["build_app"]
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: ServerSettings, engine: Engine, *, manage_engine: bool = True) -> FastAPI:
+    """The model server for ``engine``.
+
+    With ``manage_engine`` the app starts the engine on startup and shuts it down on exit;
+    hosts that own the engine's lifetime themselves (Ray Serve replicas) pass ``False``.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_engine:
+            await engine.start()
+        try:
+            yield
+        finally:
+            if manage_engine:
+                await engine.shutdown()
+
+    app = FastAPI(title="inferstack model server", lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
+    app.state.inferstack = ServerState.build(settings, engine, created=int(time.time()))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
+    app.include_router(router)
+    state: ServerState = app.state.inferstack
+    routes = {getattr(r, "path", "") for r in router.routes}
+    app.add_middleware(RequestCounter, metrics=state.metrics, routes=routes)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InferstackError)
+    async def on_inferstack_error(_: Request, exc: InferstackError) -> Response:
+        if exc.status >= 500:
+            log.error("request failed: %s", exc.message)
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
+        return error_response(InvalidRequestError(str(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(NotFoundError(f"no route {request.method} {request.url.path}"))
+        if exc.status_code == 405:
+            err = InvalidRequestError(f"method {request.method} not allowed here")
+            err.status = 405
+            return error_response(err)
+        return JSONResponse({"error": {"message": str(exc.detail), "type": "invalid_request_error",
+                                       "param": None, "code": None}}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> Response:  # top-level handler
+        log.exception("unexpected error")
+        return error_response(EngineError(f"internal error: {type(exc).__name__}"))

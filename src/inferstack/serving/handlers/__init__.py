@@ -1,0 +1,1 @@
+"""Plain handler classes: each turns one validated OpenAI request into a response."""

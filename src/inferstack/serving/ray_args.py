@@ -1,0 +1,107 @@
+"""Arguments of the Ray Serve application builder (``inferstack.serving.ray_app:build_app``).
+
+This is the one definition of those names: the Helm chart passes each model's ``serve`` values
+through as the ``args`` of its ``serveConfigV2`` application, ``inferstack deploy validate``
+checks every rendered application against :class:`RayAppArgs`, and the builder parses its
+``args`` with it. Unknown keys are errors (``extra="forbid"``), so a typo such as
+``max_ongoing_request`` fails CI instead of being ignored on the cluster.
+
+Imports nothing but pydantic, so the deploy tooling can use it without Ray or an engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["AutoscalingArgs", "EngineName", "RayActorArgs", "RayAppArgs"]
+
+EngineName = Literal["llamacpp", "embeddings", "vllm"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AutoscalingArgs(_Strict):
+    """Ray Serve replica autoscaling (a subset of Serve's ``autoscaling_config``)."""
+
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas kept running.")
+    max_replicas: int = Field(1, ge=1, description="Most replicas started under load.")
+    target_ongoing_requests: float = Field(
+        description="Requests in flight per replica that autoscaling aims for.", gt=0
+    )
+    upscale_delay_s: float = Field(30.0, ge=0, description="Load must last this long to scale up.")
+    downscale_delay_s: float = Field(
+        600.0, ge=0, description="Idle time before a replica is removed."
+    )
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> AutoscalingArgs:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})"
+            )
+        return self
+
+
+class RayActorArgs(_Strict):
+    """Resources Ray reserves for each replica."""
+
+    num_cpus: float = Field(ge=0, description="CPUs per replica; match the engine's threads.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per replica (vLLM).")
+
+
+class RayAppArgs(_Strict):
+    """One model server as a Ray Serve application: which model, which engine, how it scales."""
+
+    model: str = Field(
+        "default",
+        min_length=1,
+        description="Model source: default, default-embedding, a .gguf path or hf://org/repo/file.",
+    )
+    engine: EngineName = Field("llamacpp", description="Engine that serves the model.")
+    threads: int = Field(2, ge=1, description="CPU threads of the engine in each replica.")
+    ctx_size: int | None = Field(
+        None, ge=64, description="Context length per sequence; the engine's default if unset."
+    )
+    parallel: int = Field(8, ge=1, description="Sequences (or embedding inputs) batched together.")
+    num_replicas: int | None = Field(
+        None, ge=1, description="Fixed replica count; exclusive with autoscaling_config."
+    )
+    autoscaling_config: AutoscalingArgs | None = Field(
+        None, description="Replica autoscaling; exclusive with num_replicas."
+    )
+    max_ongoing_requests: int = Field(
+        32,
+        ge=1,
+        description="Requests one replica accepts at once (Ray's default of 5 starves batching).",
+    )
+    ray_actor_options: RayActorArgs | None = Field(
+        None, description="Replica resources; defaults to num_cpus = threads."
+    )
+
+    @model_validator(mode="after")
+    def _check_scaling(self) -> RayAppArgs:
+        if self.num_replicas is not None and self.autoscaling_config is not None:
+            raise ValueError("set either num_replicas or autoscaling_config, not both")
+        if self.engine == "vllm" and self.actor_options().num_gpus <= 0:
+            raise ValueError("engine 'vllm' needs ray_actor_options.num_gpus > 0")
+        return self
+
+    def actor_options(self) -> RayActorArgs:
+        """The replica's resources, defaulting to one CPU per engine thread."""
+        return self.ray_actor_options or RayActorArgs(num_cpus=self.threads)
+
+    def deployment_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``serve.Deployment.options``."""
+        options: dict[str, Any] = {
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "ray_actor_options": self.actor_options().model_dump(exclude_defaults=True),
+        }
+        if self.autoscaling_config is not None:
+            options["autoscaling_config"] = self.autoscaling_config.model_dump()
+        else:
+            options["num_replicas"] = self.num_replicas or 1
+        return options

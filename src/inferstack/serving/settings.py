@@ -1,0 +1,38 @@
+"""Settings of one model server."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from inferstack.config import Settings
+
+__all__ = ["ServerSettings"]
+
+
+class ServerSettings(Settings):
+    """HTTP-side settings of a model server (env ``INFERSTACK_*``)."""
+
+    host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on (0: any free port).")
+    served_model_names: list[str] = Field(
+        default_factory=list,
+        description="Extra model ids clients may use for this model besides the engine's own id.",
+    )
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger gets 413."
+    )
+    max_waiting: int = Field(
+        64,
+        ge=0,
+        description=(
+            "Requests allowed to wait for a free sequence slot; beyond that the server answers "
+            "429 with Retry-After before doing any work."
+        ),
+    )
+    max_running: int | None = Field(
+        None, ge=1, description="Requests served at once; defaults to the engine's concurrency."
+    )
+    retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 429.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; none unless configured."
+    )

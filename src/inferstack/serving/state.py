@@ -1,0 +1,57 @@
+"""Everything one app instance owns, wired by :func:`inferstack.serving.app.build_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inferstack.engines.base import Engine
+from inferstack.protocol import Model, ModelList
+from inferstack.serving.admission import Admission
+from inferstack.serving.handlers.chat import ChatHandler
+from inferstack.serving.handlers.completions import CompletionsHandler
+from inferstack.serving.handlers.embeddings import EmbeddingsHandler
+from inferstack.serving.handlers.generation import GenerationService
+from inferstack.serving.metrics import ServerMetrics
+from inferstack.serving.settings import ServerSettings
+
+__all__ = ["ServerState"]
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    engine: Engine
+    metrics: ServerMetrics
+    admission: Admission
+    chat: ChatHandler
+    completions: CompletionsHandler
+    embeddings: EmbeddingsHandler
+    created: int
+
+    @classmethod
+    def build(cls, settings: ServerSettings, engine: Engine, created: int) -> ServerState:
+        metrics = ServerMetrics(engine.info.id, engine.stats)
+        admission = Admission(
+            max_running=settings.max_running or engine.max_concurrency,
+            max_waiting=settings.max_waiting,
+            retry_after=settings.retry_after_seconds,
+        )
+        ids = {engine.info.id, *settings.served_model_names}
+        service = GenerationService(engine, metrics, admission, ids)
+        return cls(
+            settings=settings,
+            engine=engine,
+            metrics=metrics,
+            admission=admission,
+            chat=ChatHandler(service),
+            completions=CompletionsHandler(service),
+            embeddings=EmbeddingsHandler(service),
+            created=created,
+        )
+
+    def model_list(self) -> ModelList:
+        info = self.engine.info
+        ids = [info.id, *(n for n in self.settings.served_model_names if n != info.id)]
+        return ModelList(
+            data=[Model(id=i, created=self.created, owned_by=info.owned_by) for i in ids]
+        )

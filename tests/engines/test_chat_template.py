@@ -1,0 +1,66 @@
+import pytest
+
+from inferstack.engines.chat_template import ChatTemplate
+from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_fallback_transcript() -> None:
+    rendered = ChatTemplate(None).render(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Capital of France?"},
+            {"role": "assistant", "content": "Paris."},
+            {"role": "user", "content": [{"type": "text", "text": "And Italy?"}]},
+        ]
+    )
+    assert rendered.prompt == "Be brief.\n\nQ: Capital of France?\nA: Paris.\nQ: And Italy?\nA:"
+    assert rendered.stop == ["\nQ:"]
+    assert rendered.add_special
+
+
+def test_fallback_renders_tool_turns() -> None:
+    rendered = ChatTemplate(None).render(
+        [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function",
+                 "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "21 C"},
+        ]
+    )
+    assert 'A: [tool call] weather({"city": "Paris"})' in rendered.prompt
+    assert "Tool (c1): 21 C" in rendered.prompt
+
+
+def test_gguf_template_is_rendered_with_jinja() -> None:
+    template = ChatTemplate("<bos>" + CHATML, bos_token="<bos>")
+    rendered = template.render([{"role": "user", "content": "hi"}])
+    assert rendered.prompt == "<bos><|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert rendered.stop == []
+    assert not rendered.add_special  # the template wrote BOS itself
+
+
+def test_template_exceptions_become_client_errors() -> None:
+    template = ChatTemplate("{{ raise_exception('roles must alternate') }}")
+    with pytest.raises(InvalidRequestError, match="roles must alternate") as info:
+        template.render([{"role": "user", "content": "x"}])
+    assert info.value.param == "messages"
+
+
+def test_sandbox_blocks_unsafe_attribute_access() -> None:
+    template = ChatTemplate("{{ messages.__class__.__mro__ }}")
+    with pytest.raises(InvalidRequestError):
+        template.render([{"role": "user", "content": "x"}])
+
+
+def test_images_are_refused_by_a_text_model() -> None:
+    with pytest.raises(UnsupportedFeatureError) as info:
+        ChatTemplate(None).render(
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]
+        )
+    assert info.value.param == "messages.0.content"

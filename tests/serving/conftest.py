@@ -1,0 +1,85 @@
+"""An in-memory engine double for the serving unit tests (the e2e tests use the real model)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+
+from inferstack.engines.base import (
+    Delta,
+    Embeddings,
+    Engine,
+    EngineStats,
+    GenerateRequest,
+    ModelInfo,
+    RenderedChat,
+    Usage,
+)
+from inferstack.errors import ContextLengthError, EngineError
+from inferstack.serving.app import build_app
+from inferstack.serving.settings import ServerSettings
+
+
+class FakeEngine(Engine):
+    """Echoes the prompt's words back one per delta; can be told to fail or to block."""
+
+    def __init__(self, *, concurrency: int = 2, context: int = 64) -> None:
+        self.info = ModelInfo(id="fake", kind="chat", context_length=context, dimensions=3)
+        self.max_concurrency = concurrency
+        self.fail_after: int | None = None
+        self.gate: asyncio.Event | None = None
+        self.cancelled: list[str] = []
+
+    async def start(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    def stats(self) -> EngineStats:
+        return EngineStats(running=1, waiting=0, kv_cache_usage=0.25)
+
+    def render_chat(self, messages: list[dict[str, Any]], **_: Any) -> RenderedChat:
+        return RenderedChat(prompt=" ".join(str(m.get("content")) for m in messages))
+
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[Delta]:
+        assert isinstance(request.prompt, str)
+        words = request.prompt.split()
+        if len(words) > self.info.context_length:
+            raise ContextLengthError("too long", param="messages")
+        budget = request.params.max_tokens or len(words)
+        try:
+            for i, word in enumerate(words[:budget]):
+                if self.gate is not None:
+                    await self.gate.wait()
+                if self.fail_after is not None and i >= self.fail_after:
+                    raise EngineError("boom")
+                yield Delta(text=word + " ")
+            reason = "length" if budget < len(words) else "stop"
+            yield Delta(finish_reason=reason, usage=Usage(len(words), min(budget, len(words))))
+        except asyncio.CancelledError:
+            self.cancelled.append(request.request_id)
+            raise
+
+    async def embed(self, inputs: Sequence[str] | Sequence[list[int]]) -> Embeddings:
+        return Embeddings(vectors=[[1.0, 0.0, 0.0] for _ in inputs], prompt_tokens=len(inputs))
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def settings() -> ServerSettings:
+    return ServerSettings(max_body_bytes=4096, max_waiting=1)
+
+
+@pytest.fixture
+async def client(engine: FakeEngine, settings: ServerSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_app(settings, engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
