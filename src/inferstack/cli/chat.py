@@ -42,7 +42,9 @@ def _base_url(args: argparse.Namespace) -> tuple[str, str | None]:
     if not stack:
         raise SystemExit("no --url given and no local stack found; run 'inferstack up' first")
     entry = stack.get("gateway") or stack["chat"]
-    key = args.api_key or entry.get("api_key")
+    key = args.api_key
+    if key is None and entry.get("api_key_file"):
+        key = Path(entry["api_key_file"]).read_text().strip()
     return str(entry["base_url"]), key
 
 

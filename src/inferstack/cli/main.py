@@ -22,6 +22,8 @@ SUBCOMMANDS = (
     "chat",
     "bench",
     "deploy",
+    "gateway",
+    "keys",
 )
 
 

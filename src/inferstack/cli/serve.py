@@ -19,6 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--model", default="default", help="model to serve (default: default)")
+    p.add_argument("--ray", metavar="CONFIG", default=None,
+                   help="run the applications of a Ray Serve config file (serveConfigV2) on a "
+                        "local Ray instead of one uvicorn server")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--engine", default=None, help="engine name (default: by model kind)")
@@ -45,6 +48,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.ray:
+        return run_ray(args.ray)
     import uvicorn
 
     from inferstack.engines.registry import create_engine
@@ -62,4 +67,30 @@ def run(args: argparse.Namespace) -> int:
     app = build_app(settings, engine)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower(),
                 timeout_graceful_shutdown=5)
+    return 0
+
+
+def run_ray(config: str) -> int:
+    """Start a local Ray on 127.0.0.1, deploy the config's applications, serve until stopped."""
+    import os
+    import signal
+    import threading
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+    from ray import serve
+
+    from inferstack.serving.ray_app import deploy_config
+
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        names = deploy_config(config)
+        print(f"serving {', '.join(names)} on Ray Serve; Ctrl-C to stop", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        serve.shutdown()
+        ray.shutdown()
     return 0

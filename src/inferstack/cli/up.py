@@ -1,32 +1,38 @@
-"""``inferstack up``: the local stack (chat and embedding model servers) on 127.0.0.1."""
+"""``inferstack up``: the local stack on 127.0.0.1 — chat and embedding model servers (uvicorn
+or Ray Serve) behind the gateway — recorded in ``STATE_DIR/stack.json``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from inferstack.config import default_state_dir
 
 __all__ = ["add_parser", "run"]
 
 EXAMPLE = """\
-curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' \\
+curl -s {base_url}/chat/completions -H 'Content-Type: application/json' \\
+  -H 'Authorization: Bearer {key}' \\
   -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "What is the capital of France?"}}]}}'"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "up",
-        help="run the local stack: chat and embedding model servers on 127.0.0.1",
-        description="Start the local stack, print its URLs and record them in STATE_DIR/stack.json.",
+        help="run the local stack: model servers and the gateway on 127.0.0.1",
+        description="Start the local stack, print its URLs and a key, and record them in "
+        "STATE_DIR/stack.json.",
     )
     p.add_argument("--state-dir", type=Path, default=default_state_dir(),
-                   help="where stack.json and logs go (default: ~/.inferstack)")
+                   help="where stack.json, keys, the gateway database and logs go "
+                        "(default: ~/.inferstack)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--chat-model", default="default", help="chat model (default: default)")
     p.add_argument("--embedding-model", default="default-embedding",
@@ -34,6 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--chat-port", type=int, default=8000, help="chat server port (default: 8000)")
     p.add_argument("--embedding-port", type=int, default=8001,
                    help="embedding server port (default: 8001)")
+    p.add_argument("--gateway-port", type=int, default=4000, help="gateway port (default: 4000)")
+    p.add_argument("--no-gateway", action="store_true", help="start the model servers only")
+    p.add_argument("--ray", action="store_true",
+                   help="host the model servers on a local Ray Serve instead of uvicorn")
     p.add_argument("--parallel", type=int, default=None, help="chat sequences decoded together")
     p.add_argument("--ctx-size", type=int, default=None, help="chat context per sequence")
     p.add_argument("--ready-timeout", type=float, default=600.0,
@@ -42,88 +52,157 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 @dataclass
-class Service:
+class Process:
     name: str
-    model: str
-    url: str
     process: subprocess.Popen[bytes]
     log: Path
 
 
-def _start(name: str, argv: list[str], url: str, model: str, logs: Path) -> Service:
-    log = logs / f"{name}.log"
-    cmd = [sys.executable, "-m", "inferstack.cli.main", *argv]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    return Service(name, model, url, proc, log)
+@dataclass
+class Stack:
+    state: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str]) -> Process:
+        log = self.state / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "inferstack.cli.main", *argv]
+        with log.open("ab") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        process = Process(name, proc, log)
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if p.process.poll() is None:
+                p.process.terminate()
+        for p in self.processes:
+            try:
+                p.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.process.kill()
 
 
-def _wait_ready(service: Service, timeout: float) -> str:
-    """Wait for /ready; return the served model id."""
+def _wait_ready(process: Process, url: str, timeout: float) -> dict[str, Any]:
+    """Poll ``url`` until it answers 200; return its JSON body."""
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise SystemExit(f"{service.name} server exited; see {service.log}")
+        if process.process.poll() is not None:
+            raise SystemExit(f"{process.name} exited; see {process.log}")
         try:
-            r = httpx.get(f"{service.url}/ready", timeout=2)
+            r = httpx.get(url, timeout=2)
             if r.status_code == 200:
-                return str(r.json()["model"])
+                body: dict[str, Any] = r.json()
+                return body
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise SystemExit(f"{service.name} server not ready after {timeout:.0f} s; see {service.log}")
+    raise SystemExit(f"{process.name} not ready after {timeout:.0f} s; see {process.log}")
+
+
+def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str, Any]]:
+    """Start the model servers; return name → {url, base_url, model}."""
+    wanted = {"chat": (args.chat_model, args.chat_port, "llamacpp")}
+    if args.embedding_model != "none":
+        wanted["embeddings"] = (args.embedding_model, args.embedding_port, "embeddings")
+    if args.ray:
+        from inferstack.cli.ray_config import local_serve_config, write_config
+
+        config = local_serve_config(wanted, host=args.host, port=args.chat_port,
+                                    parallel=args.parallel, ctx_size=args.ctx_size)
+        path = write_config(config, args.state_dir / "serve.yaml")
+        process = stack.start("ray-serve", ["serve", "--ray", str(path)])
+        urls = {name: f"http://{args.host}:{args.chat_port}{app['route_prefix'].rstrip('/')}"
+                for name, app in zip(wanted, config["applications"], strict=True)}
+        procs = dict.fromkeys(wanted, process)
+    else:
+        urls, procs = {}, {}
+        for name, (model, port, _engine) in wanted.items():
+            argv = ["serve", "--model", model, "--host", args.host, "--port", str(port)]
+            if name == "chat" and args.parallel:
+                argv += ["--parallel", str(args.parallel)]
+            if name == "chat" and args.ctx_size:
+                argv += ["--ctx-size", str(args.ctx_size)]
+            procs[name] = stack.start(name, argv)
+            urls[name] = f"http://{args.host}:{port}"
+    record = {}
+    for name, url in urls.items():
+        ready = _wait_ready(procs[name], f"{url}/ready", args.ready_timeout)
+        record[name] = {"url": url, "base_url": f"{url}/v1", "model": ready["model"],
+                        "pid": procs[name].process.pid, "log": str(procs[name].log)}
+    return record
+
+
+def _gateway(args: argparse.Namespace, stack: Stack,
+             servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Start the gateway in front of the model servers and give the user a virtual key."""
+    import httpx
+    import yaml
+
+    groups = {info["model"]: {"deployments": [{"api_base": info["base_url"],
+                                               "model": info["model"]}]}
+              for info in servers.values()}
+    config = args.state_dir / "gateway.yaml"
+    config.write_text(yaml.safe_dump({"model_groups": groups}))
+    process = stack.start("gateway", ["gateway", "--config", str(config), "--host", args.host,
+                                      "--port", str(args.gateway_port),
+                                      "--state-dir", str(args.state_dir)])
+    url = f"http://{args.host}:{args.gateway_port}"
+    _wait_ready(process, f"{url}/ready", args.ready_timeout)
+    master_file = args.state_dir / "master_key"
+    master = master_file.read_text().strip()
+    r = httpx.post(f"{url}/key/generate", headers={"Authorization": f"Bearer {master}"},
+                   json={"metadata": {"created_by": "inferstack up"}}, timeout=30)
+    r.raise_for_status()
+    key_file = args.state_dir / "api_key"
+    key_file.write_text(r.json()["key"] + "\n")
+    os.chmod(key_file, 0o600)
+    return {"url": url, "base_url": f"{url}/v1", "pid": process.process.pid,
+            "log": str(process.log), "master_key_file": str(master_file),
+            "api_key_file": str(key_file)}
 
 
 def run(args: argparse.Namespace) -> int:
     from inferstack.cli.stack import write_stack
 
-    state: Path = args.state_dir
-    logs = state / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    chat_argv = ["serve", "--model", args.chat_model, "--host", args.host,
-                 "--port", str(args.chat_port)]
-    if args.parallel:
-        chat_argv += ["--parallel", str(args.parallel)]
-    if args.ctx_size:
-        chat_argv += ["--ctx-size", str(args.ctx_size)]
-    services = [_start("chat", chat_argv, f"http://{args.host}:{args.chat_port}",
-                       args.chat_model, logs)]
-    if args.embedding_model != "none":
-        emb_argv = ["serve", "--model", args.embedding_model, "--host", args.host,
-                    "--port", str(args.embedding_port)]
-        services.append(_start("embeddings", emb_argv,
-                               f"http://{args.host}:{args.embedding_port}",
-                               args.embedding_model, logs))
+    args.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stack = Stack(args.state_dir)
     try:
-        record: dict[str, object] = {}
-        for service in services:
-            served = _wait_ready(service, args.ready_timeout)
-            record[service.name] = {"url": service.url, "base_url": f"{service.url}/v1",
-                                    "model": served, "pid": service.process.pid,
-                                    "log": str(service.log)}
-        path = write_stack(record, state)
+        record: dict[str, Any] = _model_servers(args, stack)
+        if not args.no_gateway:
+            record["gateway"] = _gateway(args, stack, record)
+        path = write_stack(record, args.state_dir)
         _announce(record, path)
-        _wait_forever(services)
+        _wait(stack)
     finally:
-        _stop(services)
+        stack.stop()
     return 0
 
 
-def _announce(record: dict[str, object], path: Path) -> None:
+def _announce(record: dict[str, Any], path: Path) -> None:
     print("inferstack is up:")
     for name, info in record.items():
-        assert isinstance(info, dict)
-        print(f"  {name:<11} {info['base_url']}  (model {info['model']})")
+        model = f"  (model {info['model']})" if "model" in info else ""
+        print(f"  {name:<11} {info['base_url']}{model}")
     print(f"  recorded in {path}")
-    chat = record["chat"]
-    assert isinstance(chat, dict)
-    print("\nTry it:\n" + EXAMPLE.format(url=chat["url"], model=chat["model"]))
+    gateway = record.get("gateway")
+    if gateway:
+        key = Path(gateway["api_key_file"]).read_text().strip()
+        print(f"\nYour API key (also in {gateway['api_key_file']}, mode 0600): {key}")
+        print(f"Master key file: {gateway['master_key_file']}")
+        example = EXAMPLE.format(base_url=gateway["base_url"], key=key,
+                                 model=record["chat"]["model"])
+    else:
+        example = EXAMPLE.format(base_url=record["chat"]["base_url"], key="unused",
+                                 model=record["chat"]["model"])
+    print("\nTry it:\n" + example)
     print("\nPress Ctrl-C to stop.", flush=True)
 
 
-def _wait_forever(services: list[Service]) -> None:
+def _wait(stack: Stack) -> None:
     stop = {"now": False}
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -131,19 +210,8 @@ def _wait_forever(services: list[Service]) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     while not stop["now"]:
-        for service in services:
-            if service.process.poll() is not None:
-                print(f"{service.name} server exited; see {service.log}", file=sys.stderr)
+        for p in stack.processes:
+            if p.process.poll() is not None:
+                print(f"{p.name} exited; see {p.log}", file=sys.stderr)
                 return
         time.sleep(0.5)
-
-
-def _stop(services: list[Service]) -> None:
-    for service in services:
-        if service.process.poll() is None:
-            service.process.terminate()
-    for service in services:
-        try:
-            service.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            service.process.kill()

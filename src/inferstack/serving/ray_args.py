@@ -15,9 +15,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["AutoscalingArgs", "EngineName", "RayActorArgs", "RayAppArgs"]
+__all__ = ["ENGINE_OPTION_NAMES", "AutoscalingArgs", "EngineName", "RayActorArgs", "RayAppArgs"]
 
 EngineName = Literal["llamacpp", "embeddings", "vllm"]
+
+
+ENGINE_OPTION_NAMES: dict[str, dict[str, str]] = {
+    "llamacpp": {"threads": "threads", "ctx_size": "ctx_size", "parallel": "parallel"},
+    "embeddings": {"threads": "threads", "ctx_size": "max_batch_tokens", "parallel": "batch_size"},
+    "vllm": {"ctx_size": "max_model_len", "parallel": "max_num_seqs"},
+}
+"""Engine → which of its settings each of ``threads``, ``ctx_size``, ``parallel`` sets."""
 
 
 class _Strict(BaseModel):
@@ -93,6 +101,12 @@ class RayAppArgs(_Strict):
     def actor_options(self) -> RayActorArgs:
         """The replica's resources, defaulting to one CPU per engine thread."""
         return self.ray_actor_options or RayActorArgs(num_cpus=self.threads)
+
+    def engine_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``inferstack.engines.registry.create_engine``."""
+        names = ENGINE_OPTION_NAMES[self.engine]
+        values = {"threads": self.threads, "ctx_size": self.ctx_size, "parallel": self.parallel}
+        return {names[k]: v for k, v in values.items() if k in names and v is not None}
 
     def deployment_options(self) -> dict[str, Any]:
         """Keyword arguments for ``serve.Deployment.options``."""

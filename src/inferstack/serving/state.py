@@ -19,6 +19,7 @@ __all__ = ["ServerState"]
 
 @dataclass
 class ServerState:
+    service: GenerationService
     settings: ServerSettings
     engine: Engine
     metrics: ServerMetrics
@@ -36,9 +37,9 @@ class ServerState:
             max_waiting=settings.max_waiting,
             retry_after=settings.retry_after_seconds,
         )
-        ids = {engine.info.id, *settings.served_model_names}
-        service = GenerationService(engine, metrics, admission, ids)
+        service = GenerationService(engine, metrics, admission, settings.served_model_names)
         return cls(
+            service=service,
             settings=settings,
             engine=engine,
             metrics=metrics,
@@ -50,8 +51,7 @@ class ServerState:
         )
 
     def model_list(self) -> ModelList:
-        info = self.engine.info
-        ids = [info.id, *(n for n in self.settings.served_model_names if n != info.id)]
+        owner = self.engine.info.owned_by
         return ModelList(
-            data=[Model(id=i, created=self.created, owned_by=info.owned_by) for i in ids]
+            data=[Model(id=i, created=self.created, owned_by=owner) for i in self.service.model_ids]
         )

@@ -27,6 +27,11 @@ def _init_backend() -> None:
     global _backend_ready
     with _backend_lock:
         if not _backend_ready:
+            # llama-cpp-python prints every llama.cpp log line to stderr unless its logger's
+            # level says otherwise; keep warnings and errors only (DEBUG logging brings them back).
+            lib_logger = logging.getLogger("llama-cpp-python")
+            if lib_logger.level == logging.NOTSET:
+                lib_logger.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
             ll.llama_backend_init()
             _backend_ready = True
 

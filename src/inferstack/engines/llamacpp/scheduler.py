@@ -139,7 +139,11 @@ class Scheduler:
 
     def _admit(self) -> None:
         while self.waiting:
-            plan = self.slots.plan(self.waiting[0].prompt)
+            head = self.waiting[0]
+            # A seeded request is prefilled from scratch: reused KV was computed in other
+            # batch shapes, whose rounding would make "same seed, same output" depend on what
+            # happened to be cached.
+            plan = self.slots.plan(head.prompt, reuse=head.request.params.seed is None)
             if plan is None:
                 return
             seq = self.waiting.popleft()

@@ -53,12 +53,15 @@ class SlotTable:
     def free_count(self) -> int:
         return sum(not s.busy for s in self.slots)
 
-    def plan(self, prompt: list[int]) -> SlotPlan | None:
-        """Choose a free slot for ``prompt``; ``None`` when every slot is busy."""
+    def plan(self, prompt: list[int], *, reuse: bool = True) -> SlotPlan | None:
+        """Choose a free slot for ``prompt``; ``None`` when every slot is busy.
+
+        Without ``reuse`` the prompt is prefilled from scratch (a slot is still chosen to keep
+        the most useful caches of the others)."""
         free = [s for s in self.slots if not s.busy]
         if not free:
             return None
-        limit = max(len(prompt) - 1, 0)
+        limit = max(len(prompt) - 1, 0) if reuse else 0
 
         def own(s: Slot) -> int:
             return min(common_prefix(s.tokens, prompt), limit)

@@ -88,18 +88,23 @@ class GenerationService:
     """Admits, starts and accounts generations on one engine."""
 
     def __init__(
-        self, engine: Engine, metrics: ServerMetrics, admission: Admission, model_ids: set[str]
+        self, engine: Engine, metrics: ServerMetrics, admission: Admission, aliases: list[str]
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.admission = admission
-        self.model_ids = model_ids
+        self.aliases = aliases
+
+    @property
+    def model_ids(self) -> list[str]:
+        """The engine's id (known once it has loaded) and the configured aliases."""
+        return [self.engine.info.id, *(a for a in self.aliases if a != self.engine.info.id)]
 
     def check_model(self, model: str) -> str:
         if model not in self.model_ids:
             raise NotFoundError(
                 f"The model {model!r} does not exist; this server serves "
-                f"{', '.join(sorted(self.model_ids))}.",
+                f"{', '.join(self.model_ids)}.",
                 param="model",
                 code="model_not_found",
             )
