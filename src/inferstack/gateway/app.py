@@ -1,0 +1,226 @@
+"""The gateway app factory: ``build_gateway_app(settings)`` wires every part onto ``app.state``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
+
+from inferstack.errors import InferstackError, InvalidRequestError, NotFoundError, error_body
+from inferstack.gateway.cache import MemoryCache, RedisCache, ResponseCache
+from inferstack.gateway.db import Database
+from inferstack.gateway.deployments import DeploymentPool
+from inferstack.gateway.guardrail import PiiGuardrail
+from inferstack.gateway.handler import OpenAIHandler
+from inferstack.gateway.health import HealthChecker
+from inferstack.gateway.keys import KeyService
+from inferstack.gateway.limits import Counters, KeyLimits, MemoryCounters, RedisCounters
+from inferstack.gateway.masterkey import ensure_master_key
+from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.middleware import RequestIdMiddleware
+from inferstack.gateway.proxy import Proxy
+from inferstack.gateway.routes import keys, openai, ops, spend
+from inferstack.gateway.routing import make_strategy
+from inferstack.gateway.settings import GatewaySettings
+from inferstack.gateway.settlement import Settlement
+from inferstack.gateway.spend import SpendReports
+from inferstack.gateway.usage import UsageRecorder
+
+__all__ = ["Gateway", "build_gateway_app"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    """Every part of one gateway app; routes reach it as ``request.app.state.gateway``."""
+
+    settings: GatewaySettings
+    db: Database
+    keys: KeyService
+    pool: DeploymentPool
+    openai: OpenAIHandler
+    recorder: UsageRecorder
+    reports: SpendReports
+    health: HealthChecker
+    metrics: GatewayMetrics
+    counters: Counters
+    client: httpx.AsyncClient
+    redis: Any = None
+
+    async def start(self) -> None:
+        await self.db.migrate()
+        self.recorder.start()
+        self.health.start()
+
+    async def stop(self) -> None:
+        await self.health.stop()
+        await self.recorder.stop()
+        await self.client.aclose()
+        await self.counters.close()
+        await self.db.close()
+
+
+def _master_key(settings: GatewaySettings) -> str:
+    if settings.master_key is not None:
+        return settings.master_key.get_secret_value()
+    key, _ = ensure_master_key(settings.resolved_master_key_file())
+    return key
+
+
+def _redis(settings: GatewaySettings, given: Any) -> Any:
+    if given is not None or not settings.redis_url:
+        return given
+    from redis.asyncio import Redis
+
+    return Redis.from_url(settings.redis_url)
+
+
+def _cache(settings: GatewaySettings, redis: Any) -> ResponseCache | None:
+    if not settings.cache.enabled:
+        return None
+    if settings.cache.backend == "redis":
+        return RedisCache(redis, ttl_s=settings.cache.ttl_s)
+    return MemoryCache(ttl_s=settings.cache.ttl_s, max_entries=settings.cache.max_entries)
+
+
+def _build(
+    settings: GatewaySettings,
+    *,
+    master_key: str | None,
+    transport: httpx.AsyncBaseTransport | None,
+    redis: Any,
+    rng: random.Random | None,
+    sleep: Callable[[float], Awaitable[None]],
+) -> Gateway:
+    db = Database(settings.resolved_database_url())
+    key_service = KeyService(
+        db, master_key or _master_key(settings), cache_ttl_s=settings.key_cache_ttl_s
+    )
+    redis = _redis(settings, redis)
+    counters: Counters = RedisCounters(redis) if redis is not None else MemoryCounters()
+    # NOTE: connection limits well above any sane concurrency: the gateway must never queue
+    # requests in its own pool; upstreams do admission control.
+    client = httpx.AsyncClient(
+        transport=transport,
+        limits=httpx.Limits(max_connections=4096, max_keepalive_connections=512),
+        timeout=httpx.Timeout(settings.router.timeout_s, connect=settings.router.connect_timeout_s),
+    )
+    pool = DeploymentPool(settings)
+    metrics = GatewayMetrics()
+    recorder = UsageRecorder(db, on_written=key_service.spend_written)
+    guardrail = PiiGuardrail(settings.guardrail) if settings.guardrail.enabled else None
+    limits = KeyLimits(counters)
+    proxy = Proxy(
+        router=settings.router,
+        pool=pool,
+        strategy=make_strategy(settings.router.strategy, rng),
+        client=client,
+        settlement=Settlement(keys=key_service, limits=limits, recorder=recorder, metrics=metrics),
+        guardrail=guardrail,
+        cache=_cache(settings, redis),
+        sleep=sleep,
+    )
+    handler = OpenAIHandler(
+        groups=list(settings.model_groups),
+        keys=key_service,
+        limits=limits,
+        proxy=proxy,
+        guardrail=guardrail,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    return Gateway(
+        settings=settings,
+        db=db,
+        keys=key_service,
+        pool=pool,
+        openai=handler,
+        recorder=recorder,
+        reports=SpendReports(db),
+        health=HealthChecker(pool, client, settings.health_check),
+        metrics=metrics,
+        counters=counters,
+        client=client,
+        redis=redis,
+    )
+
+
+async def _inferstack_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InferstackError)
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+    error = InvalidRequestError(f"invalid request: {first.get('msg', exc)}", param=param)
+    return JSONResponse(error_body(error), status_code=400)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error: InferstackError = (
+        NotFoundError(f"no such route: {exc.detail}")
+        if exc.status_code == 404
+        else InvalidRequestError(str(exc.detail))
+    )
+    return JSONResponse(error_body(error), status_code=exc.status_code)
+
+
+def build_gateway_app(
+    settings: GatewaySettings,
+    *,
+    master_key: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    redis: Any = None,
+    rng: random.Random | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> FastAPI:
+    """Build the gateway ASGI app.
+
+    ``master_key`` overrides the settings' key (else the key file is read or created);
+    ``transport`` replaces the upstream HTTP transport (tests use ``httpx.MockTransport``);
+    ``redis`` is a ``redis.asyncio`` client (else one is made from ``settings.redis_url``).
+    The database schema is migrated when the app starts (its lifespan).
+    """
+    gw = _build(
+        settings, master_key=master_key, transport=transport, redis=redis, rng=rng, sleep=sleep
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.stop()
+
+    app = FastAPI(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.gateway = gw
+    app.add_exception_handler(InferstackError, _inferstack_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for module in (openai, keys, spend, ops):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    # NOTE: added last so it is outermost: every response, errors included, carries the id.
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,27 @@
+"""One proxied request as the gateway sees it once it has been authenticated and parsed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from inferstack.gateway.key_types import KeyRecord
+
+__all__ = ["ProxyCall"]
+
+
+@dataclass
+class ProxyCall:
+    request_id: str
+    endpoint: str  # OpenAI path below /v1, e.g. "/chat/completions"
+    body: dict[str, Any]
+    raw: bytes  # the client's body, forwarded untouched when nothing needs changing
+    model_group: str
+    stream: bool
+    wants_usage: bool  # the client itself asked for stream_options.include_usage
+    body_changed: bool  # the guardrail redacted the body: send the re-serialized one
+    key: KeyRecord
+    received_at: float  # perf_counter when the request reached the gateway
+    held_slot: bool = False  # a parallel-request slot is held for this call
+    done: bool = False  # usage recorded and limits released
+    overhead_seen: bool = False  # gateway overhead observed (first attempt only)

@@ -1,0 +1,140 @@
+"""From an HTTP request to a proxied call: authenticate, read and check the body, admit."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from inferstack.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+)
+from inferstack.gateway.call import ProxyCall
+from inferstack.gateway.guardrail import PiiGuardrail
+from inferstack.gateway.key_types import KeyRecord
+from inferstack.gateway.keys import KeyService
+from inferstack.gateway.limits import KeyLimits
+from inferstack.gateway.proxy import Proxy
+
+__all__ = ["OpenAIHandler", "bearer_key", "read_body"]
+
+_BEARER = re.compile(r"^\s*Bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def bearer_key(request: Request) -> str | None:
+    """The key from ``Authorization: Bearer …`` (or ``x-api-key``), if any."""
+    header = request.headers.get("authorization")
+    if header:
+        match = _BEARER.match(header)
+        return match.group(1) if match else None
+    return request.headers.get("x-api-key")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body; 413 for anything over ``limit`` bytes, before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"request body of {declared} bytes exceeds the {limit}-byte limit"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+class OpenAIHandler:
+    """The OpenAI-compatible endpoints: ``/v1/chat/completions``, ``/completions``, …"""
+
+    def __init__(
+        self,
+        *,
+        groups: list[str],
+        keys: KeyService,
+        limits: KeyLimits,
+        proxy: Proxy,
+        guardrail: PiiGuardrail | None,
+        max_body_bytes: int,
+    ) -> None:
+        self._groups = set(groups)
+        self._group_order = list(groups)
+        self._keys = keys
+        self._limits = limits
+        self._proxy = proxy
+        self._guardrail = guardrail
+        self._max_body = max_body_bytes
+
+    async def models(self, request: Request) -> Response:
+        """``GET /v1/models``: only the model groups the caller's key may use."""
+        key = await self._keys.authenticate(bearer_key(request))
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "inferstack"}
+            for name in self._group_order
+            if key.allows(name)
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def proxy(self, request: Request, endpoint: str) -> Response:
+        received_at = time.perf_counter()
+        key = await self._keys.authenticate(bearer_key(request))
+        body, raw = self._parse(await read_body(request, self._max_body))
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError("'model' is required and must be a string", param="model")
+        self._check_model(key, model)
+        stream = body.get("stream") is True and endpoint != "/embeddings"
+        options = body.get("stream_options")
+        wants_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
+        changed = self._guardrail.check_request(body) if self._guardrail is not None else False
+        KeyService.check_budget(key)
+        call = ProxyCall(
+            request_id=request_id(request),
+            endpoint=endpoint,
+            body=body,
+            raw=raw,
+            model_group=model,
+            stream=stream,
+            wants_usage=wants_usage,
+            body_changed=changed,
+            key=key,
+            received_at=received_at,
+        )
+        call.held_slot = await self._limits.admit(key)
+        return await self._proxy.handle(call)
+
+    def _check_model(self, key: KeyRecord, model: str) -> None:
+        if model not in self._groups:
+            raise NotFoundError(
+                f"model '{model}' does not exist on this gateway",
+                param="model",
+                code="model_not_found",
+            )
+        if not key.allows(model):
+            raise PermissionDeniedError(
+                f"this key may not use model '{model}'", param="model", code="model_not_allowed"
+            )
+
+    @staticmethod
+    def _parse(raw: bytes) -> tuple[dict[str, Any], bytes]:
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise InvalidRequestError("the request body must be a JSON object")
+        return body, raw

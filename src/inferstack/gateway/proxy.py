@@ -1,0 +1,305 @@
+"""Send a call upstream: pick a deployment, retry with backoff, fall back, stream or not."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from starlette.responses import Response
+
+from inferstack.errors import (
+    InferstackError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UpstreamError,
+)
+from inferstack.gateway.cache import ResponseCache, cache_key, is_cacheable
+from inferstack.gateway.call import ProxyCall
+from inferstack.gateway.deployments import Deployment, DeploymentPool
+from inferstack.gateway.guardrail import PiiGuardrail
+from inferstack.gateway.routing import RoutingStrategy
+from inferstack.gateway.settings import RouterSettings
+from inferstack.gateway.settlement import Settlement
+from inferstack.gateway.stream import Relay, RelayResponse
+from inferstack.gateway.usage import Usage
+
+__all__ = ["Proxy"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Failed:
+    """A failed attempt that may be retried: why, and the upstream's answer if it sent one."""
+
+    kind: str  # connection | timeout | http | unavailable | capacity
+    error: InferstackError
+    status: int | None = None
+    content: bytes = b""
+    content_type: str = "application/json"
+    retry_after: float | None = None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None
+
+
+class Proxy:
+    def __init__(
+        self,
+        *,
+        router: RouterSettings,
+        pool: DeploymentPool,
+        strategy: RoutingStrategy,
+        client: httpx.AsyncClient,
+        settlement: Settlement,
+        guardrail: PiiGuardrail | None,
+        cache: ResponseCache | None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._router = router
+        self._pool = pool
+        self._strategy = strategy
+        self._client = client
+        self._settle = settlement
+        self._guardrail = guardrail
+        self._cache = cache
+        self._sleep = sleep
+
+    async def handle(self, call: ProxyCall) -> Response:
+        """Answer ``call``; the call is settled (usage recorded, limits freed) on every path."""
+        streaming = False
+        try:
+            if self._cache is not None and is_cacheable(call.endpoint, call.body):
+                hit = await self._cache.get(cache_key(call.endpoint, call.body))
+                if hit is not None:
+                    await self._settle.done(call, None, Usage(), 200, cache_hit=True)
+                    return Response(
+                        hit, media_type="application/json", headers={"x-inferstack-cache": "hit"}
+                    )
+            response = await self._route(call)
+            streaming = isinstance(response, RelayResponse)
+            return response
+        except InferstackError as exc:
+            await self._settle.done(call, None, Usage(), exc.status)
+            raise
+        finally:
+            if not streaming and not call.done:  # cancelled: the client went away
+                await self._settle.done(call, None, Usage(), 499)
+
+    async def _route(self, call: ProxyCall) -> Response:
+        groups = [call.model_group, *self._router.fallbacks.get(call.model_group, [])]
+        failure: _Failed | None = None
+        for group in groups:
+            tried: set[str] = set()
+            for attempt in range(self._router.num_retries + 1):
+                candidates = self._pool.candidates(group, tried) or self._pool.candidates(group)
+                if not candidates:
+                    if failure is None:
+                        failure = self._unavailable(group)
+                    break
+                if attempt > 0:
+                    await self._sleep(self._backoff(attempt, failure))
+                dep = self._strategy.choose(candidates)
+                tried.add(dep.id)
+                result = await self._attempt(call, dep)
+                if isinstance(result, Response):
+                    return result
+                failure = result
+                self._pool.failed(dep)
+                self._settle.metrics.upstream_errors.labels(dep.id, result.kind).inc()
+                logger.warning(
+                    "%s: attempt %d on %s failed: %s",
+                    call.request_id,
+                    attempt + 1,
+                    dep.id,
+                    result.error.message,
+                )
+        assert failure is not None
+        if failure.status is not None:  # the upstream's own error answer, passed on as is
+            await self._settle.done(call, None, Usage(), failure.status)
+            return Response(failure.content, failure.status, media_type=failure.content_type)
+        raise failure.error
+
+    def _unavailable(self, group: str) -> _Failed:
+        reason, wait = self._pool.why_unavailable(group)
+        message = f"no deployment of model '{group}' is available: {reason}"
+        if "capacity" in reason:
+            return _Failed("capacity", RateLimitError(message, retry_after=wait))
+        headers = {"Retry-After": str(max(1, round(wait)))} if wait else None
+        return _Failed("unavailable", ServiceUnavailableError(message, headers=headers))
+
+    def _backoff(self, attempt: int, failure: _Failed | None) -> float:
+        delay = min(
+            self._router.retry_backoff_s * 2 ** (attempt - 1), self._router.retry_backoff_max_s
+        )
+        if failure is not None and failure.retry_after is not None:
+            delay = max(delay, min(failure.retry_after, self._router.retry_backoff_max_s))
+        return delay
+
+    def _upstream_body(self, call: ProxyCall, dep: Deployment) -> bytes:
+        ask_usage = call.stream and not call.wants_usage
+        if dep.model == call.model_group and not call.body_changed and not ask_usage:
+            return call.raw
+        body = dict(call.body)
+        body["model"] = dep.model
+        if call.stream:
+            options = body.get("stream_options")
+            body["stream_options"] = {
+                **(options if isinstance(options, dict) else {}),
+                "include_usage": True,
+            }
+        return json.dumps(body, ensure_ascii=False).encode()
+
+    def _headers(self, call: ProxyCall, dep: Deployment) -> dict[str, str]:
+        headers = {
+            "content-type": "application/json",
+            "accept-encoding": "identity",
+            "x-request-id": call.request_id,
+        }
+        if dep.config.api_key is not None:
+            headers["authorization"] = f"Bearer {dep.config.api_key.get_secret_value()}"
+        return headers
+
+    async def _attempt(self, call: ProxyCall, dep: Deployment) -> Response | _Failed:
+        timeout_s = dep.config.timeout_s or self._router.timeout_s
+        request = self._client.build_request(
+            "POST",
+            dep.url(call.endpoint),
+            content=self._upstream_body(call, dep),
+            headers=self._headers(call, dep),
+            timeout=httpx.Timeout(timeout_s, connect=self._router.connect_timeout_s),
+        )
+        sent_at = time.perf_counter()
+        self._settle.overhead(call, sent_at)
+        self._pool.started(dep)
+        try:
+            async with asyncio.timeout(None if call.stream else timeout_s):
+                response = await self._client.send(request, stream=True)
+                if response.status_code >= 400 or not call.stream:
+                    await response.aread()
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError):
+            self._pool.finished(dep)
+            return _Failed(
+                "timeout",
+                UpstreamError(
+                    f"upstream {dep.id} did not answer within {timeout_s:g}s",
+                    code="upstream_timeout",
+                ),
+            )
+        except httpx.TransportError as exc:
+            self._pool.finished(dep)
+            return _Failed(
+                "connection",
+                UpstreamError(
+                    f"upstream {dep.id} unreachable: {exc!r}", code="upstream_unreachable"
+                ),
+            )
+        if response.status_code >= 400:
+            return await self._upstream_error(call, dep, response)
+        if not call.stream:
+            return await self._complete(call, dep, response, sent_at)
+        return await self._start_stream(call, dep, response, sent_at)
+
+    async def _upstream_error(
+        self, call: ProxyCall, dep: Deployment, response: httpx.Response
+    ) -> Response | _Failed:
+        self._pool.finished(dep)
+        status = response.status_code
+        content_type = response.headers.get("content-type", "application/json")
+        if status == 429 or status >= 500:
+            return _Failed(
+                "http",
+                UpstreamError(f"upstream {dep.id} answered {status}"),
+                status,
+                response.content,
+                content_type,
+                _retry_after(response),
+            )
+        # A client error (400, 404, …): the same request would fail anywhere, so no retry.
+        await self._settle.done(call, dep, Usage(), status)
+        return Response(response.content, status, media_type=content_type)
+
+    async def _complete(
+        self, call: ProxyCall, dep: Deployment, response: httpx.Response, sent_at: float
+    ) -> Response:
+        elapsed = time.perf_counter() - sent_at
+        content = response.content
+        usage = Usage()
+        try:
+            data = json.loads(content)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            usage = Usage.from_openai(data.get("usage"))
+            if self._guardrail is not None:
+                try:
+                    if self._guardrail.check_response(data):
+                        content = json.dumps(data, ensure_ascii=False).encode()
+                except InferstackError:
+                    self._pool.finished(dep, usage.total)
+                    raise
+        self._pool.finished(dep, usage.total)
+        self._pool.succeeded(dep, elapsed)
+        if self._cache is not None and is_cacheable(call.endpoint, call.body):
+            await self._cache.set(cache_key(call.endpoint, call.body), content)
+        await self._settle.done(call, dep, usage, response.status_code, upstream_s=elapsed)
+        return Response(
+            content,
+            response.status_code,
+            media_type=response.headers.get("content-type", "application/json"),
+            headers={"x-inferstack-deployment": dep.id},
+        )
+
+    async def _start_stream(
+        self, call: ProxyCall, dep: Deployment, response: httpx.Response, sent_at: float
+    ) -> Response | _Failed:
+        chunks = response.aiter_bytes()
+        # Decide the response shape from the first chunk: until it arrives, a retry is safe.
+        try:
+            first = await anext(chunks, b"")
+        except httpx.HTTPError as exc:
+            await response.aclose()
+            self._pool.finished(dep)
+            return _Failed("connection", UpstreamError(f"upstream {dep.id} failed: {exc!r}"))
+        first_at = time.perf_counter()
+
+        async def settle(relay: Relay) -> None:
+            ended = relay.ended_at or time.perf_counter()
+            self._pool.finished(dep, relay.usage.total)
+            if relay.status == 502:
+                self._pool.failed(dep)
+            elif relay.status == 200:
+                self._pool.succeeded(dep, ended - sent_at)
+            await self._settle.done(
+                call,
+                dep,
+                relay.usage,
+                relay.status,
+                upstream_s=ended - sent_at,
+                ttft_s=first_at - call.received_at,
+            )
+
+        relay = Relay(
+            response,
+            chunks,
+            first,
+            strip_usage=not call.wants_usage,
+            guardrail=self._guardrail
+            if self._guardrail and self._guardrail.settings.on_output
+            else None,
+            on_close=settle,
+            deployment=dep.id,
+        )
+        return RelayResponse(
+            relay, headers={"x-inferstack-deployment": dep.id, "cache-control": "no-cache"}
+        )

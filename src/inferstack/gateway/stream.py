@@ -1,0 +1,137 @@
+"""Streaming passthrough: relay the upstream's server-sent events chunk by chunk.
+
+Each upstream chunk becomes one write to the client as soon as it arrives; only an event cut
+in half by the network waits for its end. The relay reads the final usage chunk (which the
+gateway asks for) and drops it again when the client did not ask for it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from inferstack.errors import InferstackError, UpstreamError, error_sse
+from inferstack.gateway.guardrail import PiiGuardrail
+from inferstack.gateway.usage import Usage
+
+__all__ = ["DONE", "Relay", "RelayResponse"]
+
+DONE = b"data: [DONE]\n\n"
+
+
+class Relay:
+    """Owns one upstream streaming response until the client has it all (or went away)."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        chunks: AsyncIterator[bytes],
+        first: bytes,
+        *,
+        strip_usage: bool,
+        guardrail: PiiGuardrail | None,
+        on_close: Callable[[Relay], Awaitable[None]],
+        deployment: str,
+    ) -> None:
+        self._response = response
+        self._chunks = chunks
+        self._first = first
+        self._strip_usage = strip_usage
+        self._guardrail = guardrail
+        self._on_close = on_close
+        self._deployment = deployment
+        self._closed = False
+        self.usage = Usage()
+        self.status = 499  # until the stream ends normally: the client went away
+        self.ended_at: float | None = None
+
+    async def body(self) -> AsyncIterator[bytes]:
+        buffer = b""
+        chunk = self._first
+        try:
+            while True:
+                if chunk:
+                    buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
+                    cut = buffer.rfind(b"\n\n")
+                    if cut >= 0:
+                        ready, buffer = buffer[: cut + 2], buffer[cut + 2 :]
+                        out = self._filter(ready)
+                        if out:
+                            yield out
+                try:
+                    chunk = await anext(self._chunks)
+                except StopAsyncIteration:
+                    break
+            if buffer.strip():
+                yield buffer
+            self.status = 200
+        except httpx.HTTPError as exc:
+            self.status = 502
+            error = UpstreamError(f"upstream {self._deployment} broke off the stream: {exc!r}")
+            yield error_sse(error).encode() + DONE
+        except InferstackError as exc:  # the output guardrail refused a chunk
+            self.status = exc.status
+            yield error_sse(exc).encode() + DONE
+        finally:
+            await self.close()
+
+    def _filter(self, events: bytes) -> bytes:
+        if b'"usage"' not in events and self._guardrail is None:
+            return events
+        kept: list[bytes] = []
+        for event in events.split(b"\n\n")[:-1]:
+            kept.append(self._filter_event(event))
+        return b"".join(e + b"\n\n" for e in kept if e)
+
+    def _filter_event(self, event: bytes) -> bytes:
+        if not event.startswith(b"data:"):
+            return event
+        payload = event[5:].strip()
+        if payload == b"[DONE]":
+            return event
+        if b'"usage"' not in payload and self._guardrail is None:
+            return event
+        try:
+            data: Any = json.loads(payload)
+        except ValueError:
+            return event
+        if not isinstance(data, dict):
+            return event
+        if data.get("usage"):
+            self.usage = Usage.from_openai(data["usage"])
+            if self._strip_usage and not data.get("choices"):
+                return b""
+        if self._guardrail is not None and self._guardrail.check_response(data):
+            return b"data: " + json.dumps(data).encode()
+        return event
+
+    async def close(self) -> None:
+        """Close the upstream response and settle the call; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        self.ended_at = time.perf_counter()
+        try:
+            await self._response.aclose()
+        finally:
+            await self._on_close(self)
+
+
+class RelayResponse(StreamingResponse):
+    """A streaming response that settles its relay even if the body never started."""
+
+    def __init__(self, relay: Relay, headers: dict[str, str]) -> None:
+        super().__init__(relay.body(), media_type="text/event-stream", headers=headers)
+        self.relay = relay
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.relay.close()

@@ -1,0 +1,1 @@
+"""Cross-cutting telemetry (tracing and metric names); imports no other inferstack package."""

@@ -1,0 +1,194 @@
+"""The gateway in front of the real model server, driven by the ``openai`` SDK, on SQLite and on
+a real PostgreSQL that this module starts itself."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+PG_BIN = Path(os.environ.get("INFERSTACK_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="inferstack-e2e-pg-"))
+    password = secrets.token_urlsafe(16)
+    (root / "pw").write_text(password + "\n")
+    if os.geteuid() == 0:
+        for path in (root, root / "pw"):
+            shutil.chown(path, "postgres", "postgres")
+    port = free_port()
+    data = root / "data"
+    initdb = [
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "-A",
+        "scram-sha-256",
+        f"--pwfile={root / 'pw'}",
+    ]
+    subprocess.run(_as_postgres(initdb), check=True, capture_output=True, timeout=120)
+    opts = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off"
+    start = [
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(root / "log"),
+        "-o",
+        opts,
+        "-w",
+        "start",
+    ]
+    subprocess.run(_as_postgres(start), check=True, capture_output=True, timeout=90)
+    try:
+        yield f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{port}/postgres"
+    finally:
+        stop = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+        subprocess.run(_as_postgres(stop), capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Gateway:
+    url: str
+    master: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_gateway(tmp: Path, upstream: str, database_url: str | None) -> Gateway:
+    port = free_port()
+    config = {
+        "model_groups": {
+            "chat": {
+                "deployments": [
+                    {
+                        "api_base": upstream + "/v1",
+                        "cost_per_second": 0.001,
+                        "input_cost_per_million": 0.5,
+                        "output_cost_per_million": 1.0,
+                    }
+                ]
+            }
+        },
+        "router": {"timeout_s": 120},
+    }
+    if database_url:
+        config["database_url"] = database_url
+    (tmp / "gateway.yaml").write_text(yaml.safe_dump(config))
+    log = tmp / "gateway.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "inferstack.cli.main",
+        "gateway",
+        "--config",
+        str(tmp / "gateway.yaml"),
+        "--port",
+        str(port),
+        "--state-dir",
+        str(tmp / "state"),
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gateway exited:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                master = (tmp / "state" / "master_key").read_text().strip()
+                return Gateway(url, master, proc, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"gateway not ready:\n{log.read_text()}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def gateway(request, chat_server, tmp_path) -> Iterator[Gateway]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    gw = start_gateway(tmp_path, chat_server.url, url)
+    yield gw
+    gw.process.terminate()
+    gw.process.wait(timeout=30)
+
+
+def test_openai_sdk_through_the_gateway(gateway: Gateway) -> None:
+    admin = httpx.Client(
+        base_url=gateway.url, headers={"Authorization": f"Bearer {gateway.master}"}
+    )
+    key = admin.post("/key/generate", json={"models": ["chat"], "max_budget": 10}).json()["key"]
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0)
+
+    assert [m.id for m in client.models.list().data] == ["chat"]
+    prompt = [{"role": "user", "content": "Q: What is the capital of France?\nA:"}]
+    reply = client.chat.completions.create(
+        model="chat", messages=prompt, max_tokens=8, temperature=0, seed=1
+    )
+    assert reply.choices[0].message.content
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+
+    stream = client.chat.completions.create(
+        model="chat", messages=prompt, max_tokens=8, temperature=0, seed=1, stream=True
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text
+    assert all(c.usage is None for c in chunks)  # the client did not ask for usage
+
+    stream = client.completions.create(
+        model="chat",
+        prompt="Q: 2+2?\nA:",
+        max_tokens=4,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nope", messages=prompt, max_tokens=2)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-wrong", max_retries=0).models.list()
+
+    logs = admin.get("/spend/logs").json()  # refused requests never reach the spend log
+    ok = [log for log in logs if log["status_code"] == 200]
+    assert len(ok) == len(logs) == 3
+    assert all(log["completion_tokens"] > 0 and log["cost"] > 0 for log in ok)
+    assert any(log["stream"] and log["ttft_ms"] is not None for log in ok)
+    spent = admin.get("/spend/keys").json()[0]["spend"]
+    assert spent == pytest.approx(sum(log["cost"] for log in ok))

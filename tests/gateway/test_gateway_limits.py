@@ -1,0 +1,221 @@
+"""Key limits (RPM, TPM, parallel) in process and in a real Redis shared by two gateways."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from inferstack.errors import RateLimitError
+from inferstack.gateway.key_types import KeyRecord
+from inferstack.gateway.limits import KeyLimits, MemoryCounters, RedisCounters
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def counters(request):
+    if request.param == "memory":
+        yield MemoryCounters()
+        return
+    from redis.asyncio import Redis
+
+    server = request.getfixturevalue("redis_server")
+    client = Redis.from_url(server.url)
+    await client.flushdb()
+    backend = RedisCounters(client)
+    yield backend
+    await backend.close()
+
+
+def at(t: float):
+    return lambda: t
+
+
+async def test_rpm_limit_per_minute_window(counters) -> None:
+    limits = KeyLimits(counters, clock=at(120.0 * 60 + 15))
+    key = KeyRecord(key_id="k1", rpm_limit=2)
+    for _ in range(2):
+        await limits.admit(key)
+    with pytest.raises(RateLimitError) as refused:
+        await limits.admit(key)
+    assert refused.value.headers["Retry-After"] == "45"
+    await KeyLimits(counters, clock=at(121.0 * 60)).admit(key)  # the next minute
+
+
+async def test_tpm_limit_counts_tokens_after_each_request(counters) -> None:
+    limits = KeyLimits(counters, clock=at(600.0))
+    key = KeyRecord(key_id="k2", tpm_limit=100)
+    await limits.admit(key)
+    await limits.done(key, 60, held_slot=False)
+    await limits.admit(key)
+    await limits.done(key, 60, held_slot=False)
+    with pytest.raises(RateLimitError, match="token limit"):
+        await limits.admit(key)
+
+
+async def test_parallel_limit_frees_slots(counters) -> None:
+    limits = KeyLimits(counters)
+    key = KeyRecord(key_id="k3", max_parallel_requests=2)
+    assert await limits.admit(key) and await limits.admit(key)
+    with pytest.raises(RateLimitError, match="parallel"):
+        await limits.admit(key)
+    await limits.done(key, 0, held_slot=True)
+    assert await limits.admit(key)
+    master = KeyRecord(key_id=None, is_master=True)
+    assert not await limits.admit(master)
+
+
+async def test_rpm_limit_through_the_gateway(gateway) -> None:
+    key = await gateway.new_key(rpm_limit=2)
+    assert [(await gateway.chat(key)).status_code for _ in range(3)] == [200, 200, 429]
+    refused = await gateway.chat(key)
+    assert refused.json()["error"]["type"] == "rate_limit_error"
+    assert "2 requests per minute" in refused.json()["error"]["message"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert (await gateway.chat(gateway.master)).status_code == 200
+
+
+async def test_parallel_slot_is_released_after_streams_and_errors(gateway) -> None:
+    key = await gateway.new_key(max_parallel_requests=1)
+    assert (await gateway.chat(key, stream=True)).status_code == 200
+    gateway.upstream.fail = {"a": [400], "b": [400]}
+    assert (await gateway.chat(key)).status_code == 400
+    gateway.upstream.fail = {}
+    assert (await gateway.chat(key)).status_code == 200
+    assert await gateway.gw.counters.get(f"parallel:{(await _key_id(gateway, key))}") == 0
+
+
+async def _key_id(gateway, key: str) -> str:
+    info = await gateway.client.get("/key/info", headers=gateway.auth(key))
+    return str(info.json()["key_id"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout} s")
+
+
+def _start(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_two_gateway_processes_share_limits_through_redis(tmp_path, redis_server) -> None:
+    """Two real `inferstack gateway` processes, one Redis, one SQLite file, one key."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    up_port = free_port()
+    procs = [
+        _start(
+            [sys.executable, str(Path(__file__).with_name("fake_openai_server.py")), str(up_port)],
+            tmp_path / "upstream.log",
+            env,
+        )
+    ]
+    try:
+        wait_until(lambda: _ready(f"http://127.0.0.1:{up_port}/v1/models"), 30, "fake upstream")
+        config = tmp_path / "gateway.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "model_groups": {
+                        "chat": {
+                            "deployments": [
+                                {"api_base": f"http://127.0.0.1:{up_port}/v1", "model": "fake"}
+                            ]
+                        }
+                    },
+                    "redis_url": redis_server.url,
+                    "key_cache_ttl_s": 0,
+                }
+            )
+        )
+        urls = []
+        for name in ("a", "b"):
+            port = free_port()
+            cmd = [
+                sys.executable,
+                "-m",
+                "inferstack.cli.main",
+                "gateway",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ]
+            procs.append(_start(cmd, tmp_path / f"gateway-{name}.log", env))
+            url = f"http://127.0.0.1:{port}"
+            # one after the other: the first creates the master key and migrates the database
+            wait_until(lambda url=url: _ready(f"{url}/health"), 60, f"gateway {name}")
+            urls.append(url)
+        assert "master key (shown once" in (tmp_path / "gateway-a.log").read_text()
+        assert "master key" not in (tmp_path / "gateway-b.log").read_text()
+        keys_cli = [
+            sys.executable,
+            "-m",
+            "inferstack.cli.main",
+            "keys",
+            "--url",
+            urls[0],
+            "--master-key-file",
+            str(tmp_path / "state" / "master_key"),
+        ]
+        created = subprocess.run(
+            [*keys_cli, "create", "--rpm", "3", "--alias", "shared"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+            env=env,
+        )
+        key = json.loads(created.stdout)["key"]
+        listed = subprocess.run(
+            [*keys_cli, "list"], capture_output=True, check=True, timeout=60, env=env
+        )
+        assert [k["alias"] for k in json.loads(listed.stdout)["keys"]] == ["shared"]
+        # all five requests must fall in one fixed minute window of the RPM limit
+        wait_until(lambda: time.time() % 60 < 50, 15, "the start of a minute window")
+        body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+        statuses = [
+            httpx.post(
+                f"{url}/v1/chat/completions",
+                json=body,
+                timeout=10,
+                headers={"Authorization": f"Bearer {key}"},
+            ).status_code
+            for url in (urls[0], urls[1], urls[0], urls[1], urls[0])
+        ]
+        assert statuses == [200, 200, 200, 429, 429]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

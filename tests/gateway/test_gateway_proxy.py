@@ -1,0 +1,230 @@
+"""Proxying: bodies, streams, upstream errors, retries, cooldown, fallbacks, bad input."""
+
+from __future__ import annotations
+
+import json
+
+
+def sse_events(text: str) -> list[str]:
+    return [block[len("data: ") :] for block in text.split("\n\n") if block.startswith("data: ")]
+
+
+async def test_chat_is_forwarded_with_the_upstream_model_name(gateway) -> None:
+    response = await gateway.chat(gateway.master, temperature=0.5, user="u1")
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "Hello from upstream"
+    host, sent = gateway.upstream.seen[-1]
+    assert host in {"a", "b"}
+    # only the model name changes; every other field reaches the upstream untouched
+    assert sent == {
+        "model": "up-chat",
+        "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 0.5,
+        "user": "u1",
+    }
+    assert response.headers["x-inferstack-deployment"] == host
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_body_is_forwarded_byte_for_byte_when_the_model_name_matches(gateway) -> None:
+    raw = b'{"model":"backup",  "prompt":"Q: 2+2?\\nA:", "max_tokens": 3, "x_extra": [1]}'
+    response = await gateway.client.post("/v1/completions", content=raw, headers=gateway.auth())
+    assert response.status_code == 200
+    assert gateway.upstream.seen[-1] == ("c", json.loads(raw))
+
+
+async def test_client_request_id_is_kept_and_sent_upstream(gateway) -> None:
+    headers = {**gateway.auth(), "x-request-id": "my-trace-42"}
+    response = await gateway.client.post(
+        "/v1/chat/completions", json={"model": "chat", "messages": []}, headers=headers
+    )
+    assert response.headers["x-request-id"] == "my-trace-42"
+    sent = gateway.upstream.headers[-1]
+    assert sent["x-request-id"] == "my-trace-42"
+    assert "authorization" not in sent  # the client's key never goes upstream
+
+
+async def test_stream_passes_events_and_strips_the_usage_chunk_it_asked_for(gateway) -> None:
+    response = await gateway.chat(gateway.master, stream=True)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.text)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "Hello from upstream"
+    assert all("usage" not in c for c in chunks)
+    # the gateway asked the upstream for usage so it can count tokens
+    assert gateway.upstream.seen[-1][1]["stream_options"] == {"include_usage": True}
+    await gateway.gw.recorder.flush()
+    logs = await gateway.gw.reports.logs()
+    assert (logs[0]["prompt_tokens"], logs[0]["completion_tokens"], logs[0]["stream"]) == (
+        7,
+        3,
+        True,
+    )
+    assert logs[0]["ttft_ms"] is not None
+
+
+async def test_stream_keeps_the_usage_chunk_when_the_client_asks(gateway) -> None:
+    response = await gateway.chat(
+        gateway.master, stream=True, stream_options={"include_usage": True}
+    )
+    events = sse_events(response.text)
+    usage = json.loads(events[-2])
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == 3
+
+
+async def test_embeddings_and_models(gateway) -> None:
+    response = await gateway.client.post(
+        "/v1/embeddings", json={"model": "embed", "input": ["a", "b"]}, headers=gateway.auth()
+    )
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 2
+    models = await gateway.client.get("/v1/models", headers=gateway.auth())
+    assert [m["id"] for m in models.json()["data"]] == ["chat", "backup", "embed"]
+    limited = await gateway.new_key(models=["embed"])
+    models = await gateway.client.get("/v1/models", headers=gateway.auth(limited))
+    assert [m["id"] for m in models.json()["data"]] == ["embed"]
+
+
+async def test_client_errors_come_back_as_the_upstream_sent_them_without_retry(gateway) -> None:
+    gateway.upstream.fail = {"a": [400], "b": [400]}
+    response = await gateway.chat(gateway.master)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("upstream ")
+    assert len(gateway.upstream.seen) == 1
+
+
+async def test_5xx_is_retried_on_another_deployment(make_gateway, upstream) -> None:
+    upstream.fail = {"a": [500], "b": [500]}
+    async with make_gateway(router={"cooldown_s": 0}) as gw:
+        response = await gw.chat(gw.master)
+    assert response.status_code == 200
+    hosts = [host for host, _ in upstream.seen]
+    # the retry goes to the deployment not tried yet, the third try to either
+    assert len(hosts) == 3 and set(hosts[:2]) == {"a", "b"}
+
+
+async def test_when_every_attempt_fails_the_upstream_status_and_body_are_preserved(
+    make_gateway, upstream
+) -> None:
+    upstream.fail = {"a": [503, 503, 503], "b": [503, 503, 503]}
+    async with make_gateway(router={"cooldown_s": 0, "num_retries": 2}) as gw:
+        response = await gw.chat(gw.master)
+    assert response.status_code == 503
+    assert response.json()["error"]["message"].startswith("upstream ")
+    assert len(upstream.seen) == 3  # first try + 2 retries
+
+
+async def test_connection_errors_give_a_502_with_a_useful_message(make_gateway, upstream) -> None:
+    upstream.down = {"a", "b"}
+    async with make_gateway() as gw:
+        response = await gw.chat(gw.master)
+    assert response.status_code in (502, 503)
+    error = response.json()["error"]
+    assert error["type"] in ("upstream_error", "service_unavailable")
+    assert "chat" in error["message"] or "unreachable" in error["message"]
+
+
+async def test_timeout_is_an_upstream_timeout(make_gateway, upstream) -> None:
+    upstream.fail = {"a": ["timeout"], "b": ["timeout"]}
+    async with make_gateway(router={"num_retries": 1}) as gw:
+        response = await gw.chat(gw.master)
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_timeout"
+
+
+async def test_failing_deployment_cools_down_and_is_routed_around(gateway) -> None:
+    gateway.upstream.fail = {"a": ["connect"], "b": ["connect"]}
+    first = await gateway.chat(gateway.master)
+    assert first.status_code == 502
+    assert "unreachable" in first.json()["error"]["message"]
+    assert len(gateway.upstream.seen) == 2
+    # both deployments now rest: the gateway answers at once, without trying them
+    second = await gateway.chat(gateway.master)
+    assert second.status_code == 503
+    assert "cooling down" in second.json()["error"]["message"]
+    assert 55 <= int(second.headers["retry-after"]) <= 60
+    assert len(gateway.upstream.seen) == 2
+    pool = gateway.gw.pool
+    b = pool.groups["chat"][1]
+    pool.set_health(b, False)
+    pool.set_health(b, True)  # b passes a health probe again
+    third = await gateway.chat(gateway.master)
+    assert third.status_code == 200
+    assert gateway.upstream.seen[-1][0] == "b"
+
+
+async def test_fallback_group_answers_when_the_group_is_down(make_gateway, upstream) -> None:
+    upstream.down = {"a", "b"}
+    async with make_gateway(router={"fallbacks": {"chat": ["backup"]}}) as gw:
+        response = await gw.chat(gw.master)
+    assert response.status_code == 200
+    assert upstream.seen[-1] == (
+        "c",
+        {"model": "backup", "messages": [{"role": "user", "content": "hi"}]},
+    )
+
+
+async def test_stream_error_before_the_first_byte_is_retried(make_gateway, upstream) -> None:
+    upstream.fail = {"a": [500], "b": [500]}
+    async with make_gateway(router={"cooldown_s": 0}) as gw:
+        response = await gw.chat(gw.master, stream=True)
+    assert response.status_code == 200
+    assert sse_events(response.text)[-1] == "[DONE]"
+    assert len(upstream.seen) == 3
+
+
+async def test_stream_broken_after_the_first_byte_ends_with_an_error_event_not_a_retry(
+    gateway,
+) -> None:
+    gateway.upstream.fail = {"a": ["break"], "b": ["break"]}
+    response = await gateway.chat(gateway.master, stream=True)
+    assert response.status_code == 200
+    events = sse_events(response.text)
+    assert json.loads(events[0])["choices"][0]["delta"]["content"] == "Hello"
+    assert json.loads(events[1])["error"]["type"] == "upstream_error"
+    assert events[-1] == "[DONE]"
+    assert len(gateway.upstream.seen) == 1  # never retried once bytes went out
+    await gateway.gw.recorder.flush()
+    assert (await gateway.gw.reports.logs())[0]["status_code"] == 502
+
+
+async def test_bad_input(gateway) -> None:
+    c, auth = gateway.client, gateway.auth()
+    assert (await c.post("/v1/chat/completions", json={"model": "chat"})).status_code == 401
+    bad_key = await c.post(
+        "/v1/chat/completions", json={"model": "chat"}, headers=gateway.auth("sk-nope")
+    )
+    assert bad_key.status_code == 401 and bad_key.json()["error"]["type"] == "authentication_error"
+    assert (await c.post("/v1/chat/completions", content=b"{", headers=auth)).status_code == 400
+    assert (await c.post("/v1/chat/completions", json=[1], headers=auth)).status_code == 400
+    assert (
+        await c.post("/v1/chat/completions", json={"messages": []}, headers=auth)
+    ).status_code == 400
+    missing = await c.post("/v1/chat/completions", json={"model": "nope"}, headers=auth)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+    key = await gateway.new_key(models=["backup"])
+    denied = await gateway.chat(key)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "model_not_allowed"
+    route = await c.get("/v2/nothing")
+    assert route.status_code == 404 and route.json()["error"]["type"] == "not_found_error"
+    assert gateway.upstream.seen == []
+
+
+async def test_oversized_body_is_413(make_gateway, upstream) -> None:
+    async with make_gateway(max_body_bytes=1000) as gw:
+        big = {"model": "chat", "messages": [{"role": "user", "content": "x" * 2000}]}
+        response = await gw.client.post("/v1/chat/completions", json=big, headers=gw.auth())
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+
+        async def chunks():
+            yield b'{"model": "chat", "messages": [{"role": "user", "content": "'
+            yield b"y" * 2000
+            yield b'"}]}'
+
+        # no Content-Length (chunked upload): the limit still holds while reading
+        response = await gw.client.post("/v1/chat/completions", content=chunks(), headers=gw.auth())
+        assert response.status_code == 413
+    assert upstream.seen == []
