@@ -87,7 +87,7 @@ class Gateway:
     log: Path
 
 
-def start_gateway(tmp: Path, upstream: str, database_url: str | None) -> Gateway:
+def start_gateway(tmp: Path, upstream: str, model: str, database_url: str | None) -> Gateway:
     port = free_port()
     config = {
         "model_groups": {
@@ -95,6 +95,7 @@ def start_gateway(tmp: Path, upstream: str, database_url: str | None) -> Gateway
                 "deployments": [
                     {
                         "api_base": upstream + "/v1",
+                        "model": model,
                         "cost_per_second": 0.001,
                         "input_cost_per_million": 0.5,
                         "output_cost_per_million": 1.0,
@@ -141,7 +142,7 @@ def start_gateway(tmp: Path, upstream: str, database_url: str | None) -> Gateway
 @pytest.fixture(params=["sqlite", "postgresql"])
 def gateway(request, chat_server, tmp_path) -> Iterator[Gateway]:
     url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    gw = start_gateway(tmp_path, chat_server.url, url)
+    gw = start_gateway(tmp_path, chat_server.url, chat_server.model, url)
     yield gw
     gw.process.terminate()
     gw.process.wait(timeout=30)

@@ -27,14 +27,39 @@ def test_fallback_renders_tool_turns() -> None:
     rendered = ChatTemplate(None).render(
         [
             {"role": "user", "content": "Weather in Paris?"},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "c1", "type": "function",
-                 "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "c1", "content": "21 C"},
         ]
     )
-    assert 'A: [tool call] weather({"city": "Paris"})' in rendered.prompt
-    assert "Tool (c1): 21 C" in rendered.prompt
+    assert 'A: {"name": "weather", "arguments": {"city": "Paris"}}' in rendered.prompt
+    assert "Tool (weather): 21 C" in rendered.prompt
+
+
+def test_fallback_lists_tools_and_how_to_call_them() -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "weather",
+                "description": "Weather now.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    rendered = ChatTemplate(None).render([{"role": "user", "content": "Paris?"}], tools=tools)
+    assert rendered.prompt.startswith("You can call tools.")
+    assert '- weather: Weather now. Arguments: {"type": "object"' in rendered.prompt
+    assert rendered.prompt.endswith("Q: Paris?\nA:")
 
 
 def test_gguf_template_is_rendered_with_jinja() -> None:

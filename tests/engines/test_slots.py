@@ -28,7 +28,7 @@ def test_reuse_never_covers_the_whole_prompt() -> None:
 
 def test_busy_slots_are_not_planned_and_full_table_waits() -> None:
     table = SlotTable(2, allow_copy=False)
-    for slot in table.slots:
+    for _ in table.slots:
         plan = table.plan([1, 2])
         assert plan is not None
         table.acquire(plan, [1, 2])
@@ -75,5 +75,5 @@ def test_least_recently_used_slot_is_evicted_first() -> None:
 def test_reuse_can_be_refused() -> None:
     table = SlotTable(2, allow_copy=True)
     table.slots[0].tokens = [1, 2, 3, 4]
-    plan = table.plan([1, 2, 3, 9], reuse=False)
+    plan = table.plan([1, 2, 3, 9], allow_reuse=False)
     assert plan is not None and plan.reuse == 0 and plan.copy_from is None

@@ -46,7 +46,9 @@ async def test_chat_stream_with_usage_chunk(client: httpx.AsyncClient) -> None:
 async def test_completions_and_stream(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/completions", json={"model": "fake", "prompt": "a b", "echo": True})
     assert r.json()["choices"][0]["text"] == "a ba b "
-    r = await client.post("/v1/completions", json={"model": "fake", "prompt": "a b", "stream": True})
+    r = await client.post(
+        "/v1/completions", json={"model": "fake", "prompt": "a b", "stream": True}
+    )
     events = list(iter_sse_data(r.text.splitlines()))
     assert events[-1] == "[DONE]"
     assert "".join(json.loads(e)["choices"][0]["text"] for e in events[:-1]) == "a b "
@@ -70,10 +72,16 @@ async def test_embeddings_float_and_base64(client: httpx.AsyncClient) -> None:
         (json.dumps({**CHAT, "messages": []}).encode(), 400, "messages"),
         (json.dumps({**CHAT, "model": "nope"}).encode(), 404, "model"),
         (json.dumps({**CHAT, "max_tokens": 0}).encode(), 400, "max_tokens"),
-        (json.dumps({**CHAT, "messages": [{"role": "user", "content": "w " * 100}]}).encode(),
-         400, "messages"),
-        (json.dumps({**CHAT, "messages": [{"role": "user", "content": "x" * 5000}]}).encode(),
-         413, None),
+        (
+            json.dumps({**CHAT, "messages": [{"role": "user", "content": "w " * 100}]}).encode(),
+            400,
+            "messages",
+        ),
+        (
+            json.dumps({**CHAT, "messages": [{"role": "user", "content": "x" * 5000}]}).encode(),
+            413,
+            None,
+        ),
     ],
 )
 async def test_bad_input_gets_openai_error(
@@ -95,8 +103,9 @@ async def test_full_queue_answers_429_before_work(
 ) -> None:
     engine.gate = asyncio.Event()
     # concurrency 2 + max_waiting 1 = 3 requests in flight
-    blocked = [asyncio.create_task(client.post("/v1/chat/completions", json=CHAT))
-               for _ in range(3)]
+    blocked = [
+        asyncio.create_task(client.post("/v1/chat/completions", json=CHAT)) for _ in range(3)
+    ]
     for _ in range(100):
         await asyncio.sleep(0)
     r = await client.post("/v1/chat/completions", json=CHAT)

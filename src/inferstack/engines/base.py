@@ -24,10 +24,23 @@ __all__ = [
     "ModelInfo",
     "RenderedChat",
     "SamplingParams",
+    "StructuredOutput",
     "Usage",
 ]
 
-FinishReason = Literal["stop", "length", "tool_calls", "cancelled"]
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(slots=True)
+class StructuredOutput:
+    """Output that must be JSON valid against ``schema`` (``None``: any JSON object)."""
+
+    schema: dict[str, Any] | None = None
+    lazy: bool = False
+    """Free text, unless the output opens with ``{``: then the schema applies (``tool_choice``
+    ``auto``: the model may answer or call a tool)."""
+    param: str = "response_format"
+    """The request field to name when the schema is refused."""
 
 
 @dataclass(slots=True)
@@ -47,8 +60,8 @@ class SamplingParams:
     seed: int | None = None
     logit_bias: dict[int, float] = field(default_factory=dict)
     stop: list[str] = field(default_factory=list)
-    grammar: str | None = None
-    """A GBNF grammar the output must match (structured output, tool calls)."""
+    structured: StructuredOutput | None = None
+    """JSON the output must be (structured output, tool calls); stop strings don't apply."""
     ignore_eos: bool = False
 
 
@@ -153,7 +166,9 @@ class Engine(abc.ABC):
 
     def generate(self, request: GenerateRequest) -> AsyncIterator[Delta]:
         """Stream the generation for ``request``. Closing the iterator cancels it."""
-        raise UnsupportedFeatureError(f"model {self.info.id!r} does not generate text", param="model")
+        raise UnsupportedFeatureError(
+            f"model {self.info.id!r} does not generate text", param="model"
+        )
 
     async def embed(self, inputs: Sequence[str] | Sequence[list[int]]) -> Embeddings:
         """Embed texts (or pre-tokenized inputs) in one batch."""

@@ -12,9 +12,12 @@ Gemma 3 270M base model among them) get the **transcript fallback**::
     A:
 
 with ``"\\nQ:"`` as an implied stop string. A base model continues such a transcript with a
-plain answer, where turn markers it never saw in training make it babble or echo. Tool calls and
-tool results appear in the transcript as ``A: [tool call] name(arguments)`` and
-``Tool (name): result`` lines.
+plain answer, where turn markers it never saw in training make it babble or echo.
+
+With tools, the system part lists them and says how to call one: answer with only a JSON object
+``{"name": ..., "arguments": {...}}`` (the engine enforces that shape once the answer opens
+with ``{``). Earlier calls appear as ``A: {"name": ..., "arguments": ...}`` lines and their
+results as ``Tool (name): result`` lines.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ class ChatTemplate:
             raise InvalidRequestError("messages must not be empty", param="messages")
         if self._template is None:
             return RenderedChat(
-                prompt=_render_transcript(messages, add_generation_prompt),
+                prompt=_render_transcript(messages, tools or [], add_generation_prompt),
                 stop=list(FALLBACK_STOP),
             )
         normalized = [
@@ -126,9 +129,36 @@ class ChatTemplate:
         return RenderedChat(prompt=prompt, stop=[], add_special=add_special)
 
 
-def _render_transcript(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
+TOOLS_INTRO = (
+    "You can call tools. To call one, answer with only a JSON object "
+    '{"name": <tool name>, "arguments": <arguments object>}. Tools:'
+)
+
+
+def _describe_tools(tools: list[dict[str, Any]]) -> str:
+    lines = [TOOLS_INTRO]
+    for tool in tools:
+        fn = tool.get("function", tool)
+        params = json.dumps(fn.get("parameters") or {"type": "object"}, ensure_ascii=False)
+        lines.append(f"- {fn['name']}: {fn.get('description', '').strip()} Arguments: {params}")
+    return "\n".join(lines)
+
+
+def _render_call(call: dict[str, Any]) -> str:
+    fn = call["function"]
+    try:
+        arguments = json.loads(fn.get("arguments") or "{}")
+    except json.JSONDecodeError:
+        arguments = fn.get("arguments")
+    return json.dumps({"name": fn["name"], "arguments": arguments}, ensure_ascii=False)
+
+
+def _render_transcript(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]], add_generation_prompt: bool
+) -> str:
     system: list[str] = []
     turns: list[str] = []
+    names: dict[str, str] = {}
     for index, message in enumerate(messages):
         role = message.get("role")
         text = message_text(message, index).strip()
@@ -138,19 +168,21 @@ def _render_transcript(messages: list[dict[str, Any]], add_generation_prompt: bo
             turns.append(f"Q: {text}")
         elif role == "assistant":
             calls = message.get("tool_calls") or []
+            if message.get("function_call"):
+                calls = [{"id": "", "function": message["function_call"]}]
+            names.update({c.get("id", ""): c["function"]["name"] for c in calls})
             lines = [text] if text else []
-            lines += [
-                f"[tool call] {c['function']['name']}({c['function'].get('arguments', '')})"
-                for c in calls
-            ]
+            lines += [_render_call(c) for c in calls]
             turns.append("A: " + "\n".join(lines))
         elif role in ("tool", "function"):
-            name = message.get("name") or message.get("tool_call_id") or "tool"
+            name = message.get("name") or names.get(message.get("tool_call_id", ""), "tool")
             turns.append(f"Tool ({name}): {text}")
         else:
             raise InvalidRequestError(f"unknown role {role!r}", param=f"messages.{index}.role")
     if add_generation_prompt:
         turns.append("A:")
+    if tools:
+        system.append(_describe_tools(tools))
     head = "\n\n".join(s for s in system if s)
     body = "\n".join(turns)
     return f"{head}\n\n{body}" if head else body

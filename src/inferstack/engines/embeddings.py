@@ -29,12 +29,12 @@ from inferstack.errors import ContextLengthError, InvalidRequestError, ServiceUn
 from inferstack.models.sources import ResolvedModel, resolve_model
 
 __all__ = [
-    "create_engine",
     "BackendFactory",
     "EmbeddingBackend",
     "EmbeddingEngine",
     "EmbeddingSettings",
     "TokenizedInput",
+    "create_engine",
     "default_backends",
 ]
 

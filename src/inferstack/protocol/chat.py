@@ -35,6 +35,7 @@ from inferstack.protocol.base import (
 from inferstack.protocol.messages import ChatMessage
 from inferstack.protocol.tools import (
     ChatTool,
+    FunctionCall,
     FunctionDefinition,
     FunctionName,
     ToolCall,
@@ -179,6 +180,8 @@ class ChatResponseMessage(ResponseModel):
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
+    function_call: FunctionCall | None = None
+    """Legacy shape of a call, for requests that sent ``functions``."""
 
 
 class ChatChoice(ResponseModel):
@@ -219,6 +222,8 @@ class ChatDelta(ResponseModel):
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[DeltaToolCall] | None = None
+    function_call: DeltaFunctionCall | None = None
+    """Legacy shape of a call, for requests that sent ``functions``."""
 
 
 class ChatChunkChoice(ResponseModel):

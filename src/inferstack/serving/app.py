@@ -48,12 +48,13 @@ def build_app(settings: ServerSettings, engine: Engine, *, manage_engine: bool =
             if manage_engine:
                 await engine.shutdown()
 
-    app = FastAPI(title="inferstack model server", lifespan=lifespan, docs_url=None,
-                  redoc_url=None)
+    app = FastAPI(title="inferstack model server", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.inferstack = ServerState.build(settings, engine, created=int(time.time()))
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
             allow_headers=["*"],
         )
     app.include_router(router)
@@ -83,8 +84,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             err = InvalidRequestError(f"method {request.method} not allowed here")
             err.status = 405
             return error_response(err)
-        return JSONResponse({"error": {"message": str(exc.detail), "type": "invalid_request_error",
-                                       "param": None, "code": None}}, status_code=exc.status_code)
+        return JSONResponse(
+            {
+                "error": {
+                    "message": str(exc.detail),
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            status_code=exc.status_code,
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> Response:  # top-level handler

@@ -29,7 +29,11 @@ class _EngineCollector(Collector):
         for name, doc, value in (
             ("inferstack_running_sequences", "Sequences being decoded.", s.running),
             ("inferstack_waiting_sequences", "Sequences waiting for a slot.", s.waiting),
-            ("inferstack_kv_cache_usage_ratio", "Share of KV cache cells in use.", s.kv_cache_usage),
+            (
+                "inferstack_kv_cache_usage_ratio",
+                "Share of KV cache cells in use.",
+                s.kv_cache_usage,
+            ),
         ):
             g = GaugeMetricFamily(name, doc, labels=["model"])
             g.add_metric([self._model], value)
@@ -48,27 +52,42 @@ class ServerMetrics:
         self.model = model
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "inferstack_requests", "Requests by endpoint and HTTP status.",
-            ["model", "endpoint", "status"], registry=self.registry,
+            "inferstack_requests",
+            "Requests by endpoint and HTTP status.",
+            ["model", "endpoint", "status"],
+            registry=self.registry,
         )
         self.ttft = Histogram(
-            "inferstack_time_to_first_token_seconds", "Time from request to first token.",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "inferstack_time_to_first_token_seconds",
+            "Time from request to first token.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.tpot = Histogram(
-            "inferstack_time_per_output_token_seconds", "Mean time between output tokens.",
-            ["model"], buckets=_TOKEN_TIME_BUCKETS, registry=self.registry,
+            "inferstack_time_per_output_token_seconds",
+            "Mean time between output tokens.",
+            ["model"],
+            buckets=_TOKEN_TIME_BUCKETS,
+            registry=self.registry,
         )
         self.e2e = Histogram(
-            "inferstack_request_duration_seconds", "Time from request to last byte.",
-            ["model", "endpoint"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "inferstack_request_duration_seconds",
+            "Time from request to last byte.",
+            ["model", "endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.prompt_tokens = Counter(
-            "inferstack_prompt_tokens", "Prompt tokens processed.", ["model"],
+            "inferstack_prompt_tokens",
+            "Prompt tokens processed.",
+            ["model"],
             registry=self.registry,
         )
         self.completion_tokens = Counter(
-            "inferstack_completion_tokens", "Completion tokens generated.", ["model"],
+            "inferstack_completion_tokens",
+            "Completion tokens generated.",
+            ["model"],
             registry=self.registry,
         )
         self.registry.register(_EngineCollector(stats, model))

@@ -52,8 +52,9 @@ async def get_model(model_id: str, request: Request) -> Response:
     for model in _state(request).model_list().data:
         if model.id == model_id:
             return model_response(model)
-    raise NotFoundError(f"The model {model_id!r} does not exist", param="model",
-                        code="model_not_found")
+    raise NotFoundError(
+        f"The model {model_id!r} does not exist", param="model", code="model_not_found"
+    )
 
 
 @router.get("/health")

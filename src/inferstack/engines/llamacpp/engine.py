@@ -14,12 +14,15 @@ from inferstack.engines.base import (
     GenerateRequest,
     ModelInfo,
     RenderedChat,
+    SamplingParams,
 )
 from inferstack.engines.chat_template import ChatTemplate
 from inferstack.engines.llamacpp.model import LlamaModel
 from inferstack.engines.llamacpp.sampling import build_sampler
 from inferstack.engines.llamacpp.scheduler import Outbox, Scheduler, Sequence
 from inferstack.engines.llamacpp.settings import LlamaCppSettings
+from inferstack.engines.llamacpp.structured import StructuredState, TokenTexts
+from inferstack.engines.structured import JsonConstraint, compile_schema
 from inferstack.errors import ContextLengthError, InvalidRequestError, ServiceUnavailableError
 
 __all__ = ["LlamaCppEngine"]
@@ -35,6 +38,7 @@ class LlamaCppEngine(Engine):
         self.info = ModelInfo(id=settings.model_id, kind="chat", context_length=settings.ctx_size)
         self.max_concurrency = settings.parallel
         self._model: LlamaModel | None = None
+        self._texts: TokenTexts | None = None
         self._scheduler: Scheduler | None = None
         self._template: ChatTemplate | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -43,6 +47,8 @@ class LlamaCppEngine(Engine):
         self._loop = asyncio.get_running_loop()
         model = await asyncio.to_thread(LlamaModel, self.settings)
         self._model = model
+        self._texts = TokenTexts(model)
+        await asyncio.to_thread(self._texts.singles)  # once, before structured requests need it
         self._template = ChatTemplate(
             model.chat_template(), bos_token=model.bos_token, eos_token=model.eos_token
         )
@@ -51,10 +57,16 @@ class LlamaCppEngine(Engine):
             "n_vocab": model.n_vocab,
             "chat_template": "gguf" if not self._template.is_fallback else "fallback-transcript",
         }
-        self._scheduler = Scheduler(model, batch_size=self.settings.batch_size, publish=self._publish)
+        self._scheduler = Scheduler(
+            model, batch_size=self.settings.batch_size, publish=self._publish
+        )
         self._scheduler.start()
-        log.info("llama.cpp engine ready: %s (%d slots × %d tokens)", self.info.id,
-                 self.settings.parallel, self.settings.ctx_size)
+        log.info(
+            "llama.cpp engine ready: %s (%d slots x %d tokens)",
+            self.info.id,
+            self.settings.parallel,
+            self.settings.ctx_size,
+        )
 
     async def shutdown(self) -> None:
         if self._scheduler is not None:
@@ -134,8 +146,9 @@ class LlamaCppEngine(Engine):
         else:
             prompt = list(request.prompt)
             if any(not 0 <= t < model.n_vocab for t in prompt):
-                raise InvalidRequestError("prompt contains a token id outside the vocabulary",
-                                          param="prompt")
+                raise InvalidRequestError(
+                    "prompt contains a token id outside the vocabulary", param="prompt"
+                )
         if not prompt:
             raise InvalidRequestError("the prompt is empty", param="prompt")
         ctx = self.settings.ctx_size
@@ -153,10 +166,10 @@ class LlamaCppEngine(Engine):
                 f"{params.max_tokens} for the completion). Reduce the prompt or max_tokens.",
                 param="max_tokens",
             )
-        sampler = build_sampler(
-            params, vocab=model.vocab, n_vocab=model.n_vocab, default_seed=self.settings.seed
-        )
+        structured = self._structured(params, room)
+        sampler = build_sampler(params, n_vocab=model.n_vocab, default_seed=self.settings.seed)
         return Sequence(
+            structured=structured,
             request=request,
             prompt=prompt,
             max_new=params.max_tokens or room,
@@ -164,6 +177,29 @@ class LlamaCppEngine(Engine):
             stop=list(params.stop),
             deliver=lambda _item: None,
         )
+
+    def _structured(self, params: SamplingParams, room: int) -> StructuredState | None:
+        """Compile the request's schema (a 400 names what it can't support) and check that the
+        output budget can hold at least the smallest valid value."""
+        spec = params.structured
+        if spec is None:
+            return None
+        assert self._texts is not None
+        constraint = JsonConstraint(compile_schema(spec.schema, param=spec.param))
+        state = StructuredState(
+            constraint,
+            lazy=spec.lazy,
+            temperature=params.temperature,
+            seed=params.seed if params.seed is not None else self.settings.seed,
+            texts=self._texts,
+        )
+        budget = params.max_tokens or room
+        if not spec.lazy and state.closing_tokens(constraint) > budget:
+            raise InvalidRequestError(
+                f"max_tokens ({budget}) is too small for the smallest value the schema allows",
+                param="max_tokens",
+            )
+        return state
 
     def _publish(self, outbox: Outbox) -> None:
         """Called from the scheduler thread: hand a step's deltas to the event loop at once."""

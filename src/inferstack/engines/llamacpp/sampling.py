@@ -18,31 +18,31 @@ PENALTY_WINDOW = 1024
 
 
 def build_sampler(
-    params: SamplingParams, *, vocab: ll.llama_vocab_p, n_vocab: int, default_seed: int | None
+    params: SamplingParams, *, n_vocab: int, default_seed: int | None
 ) -> ll.llama_sampler_p:
     """A sampler chain for one sequence, in llama.cpp's usual order:
-    grammar → logit bias → penalties → top-k → top-p → min-p → temperature → draw."""
+    logit bias → penalties → top-k → top-p → min-p → temperature → draw."""
     chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-    if params.grammar:
-        grammar = ll.llama_sampler_init_grammar(vocab, params.grammar.encode(), b"root")
-        if not grammar:
-            ll.llama_sampler_free(chain)
-            raise InvalidRequestError("the grammar could not be parsed", param="response_format")
-        ll.llama_sampler_chain_add(chain, grammar)
     if params.logit_bias:
         biases = [(t, b) for t, b in params.logit_bias.items() if 0 <= t < n_vocab]
         if len(biases) != len(params.logit_bias):
             ll.llama_sampler_free(chain)
-            raise InvalidRequestError("logit_bias names a token id outside the vocabulary",
-                                      param="logit_bias")
+            raise InvalidRequestError(
+                "logit_bias names a token id outside the vocabulary", param="logit_bias"
+            )
         arr = (ll.llama_logit_bias * len(biases))(*[ll.llama_logit_bias(t, b) for t, b in biases])
-        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_logit_bias(n_vocab, len(biases), arr))
+        ll.llama_sampler_chain_add(
+            chain, ll.llama_sampler_init_logit_bias(n_vocab, len(biases), arr)
+        )
     if params.presence_penalty or params.frequency_penalty or params.repetition_penalty != 1.0:
         ll.llama_sampler_chain_add(
             chain,
             ll.llama_sampler_init_penalties(
-                n_vocab, PENALTY_WINDOW, params.repetition_penalty,
-                params.frequency_penalty, params.presence_penalty,
+                n_vocab,
+                PENALTY_WINDOW,
+                params.repetition_penalty,
+                params.frequency_penalty,
+                params.presence_penalty,
             ),
         )
     if params.temperature <= 0.0:

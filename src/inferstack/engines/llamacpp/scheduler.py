@@ -23,6 +23,7 @@ from inferstack.engines.base import Delta, FinishReason, GenerateRequest, Usage
 from inferstack.engines.llamacpp.model import LlamaModel
 from inferstack.engines.llamacpp.sampling import StopMatcher, TextStream, free_sampler
 from inferstack.engines.llamacpp.slots import Slot, SlotTable
+from inferstack.engines.llamacpp.structured import StructuredState
 from inferstack.errors import EngineError
 
 __all__ = ["Scheduler", "Sequence"]
@@ -50,6 +51,9 @@ class Sequence:
     generated: int = 0
     cancelled: bool = False
     finished: bool = False
+    structured: StructuredState | None = None
+    held: str = ""
+    """Leading whitespace held back while a lazy structured output is undecided."""
     text: TextStream = field(default_factory=TextStream)
     matcher: StopMatcher = field(init=False)
     arrived: float = field(default_factory=time.monotonic)
@@ -143,7 +147,7 @@ class Scheduler:
             # A seeded request is prefilled from scratch: reused KV was computed in other
             # batch shapes, whose rounding would make "same seed, same output" depend on what
             # happened to be cached.
-            plan = self.slots.plan(head.prompt, reuse=head.request.params.seed is None)
+            plan = self.slots.plan(head.prompt, allow_reuse=head.request.params.seed is None)
             if plan is None:
                 return
             seq = self.waiting.popleft()
@@ -213,7 +217,48 @@ class Scheduler:
             seq.n_past += take
         for seq, index in outputs:
             token = ll.llama_sampler_sample(seq.sampler, self.model.ctx, index)
-            self._on_token(seq, token, outbox)
+            if seq.structured is not None:
+                self._on_structured(seq, index, token, outbox)
+            else:
+                self._on_token(seq, token, outbox)
+
+    def _on_structured(self, seq: Sequence, index: int, token: int, outbox: Outbox) -> None:
+        st = seq.structured
+        assert st is not None
+        eog = self.model.is_eog(token)
+        if not st.active:
+            text = "" if eog else st.texts.text(token) or ""
+            opens_json = None if eog else st.decide_lazy(seq.held + text)
+            if opens_json is None and not eog:
+                seq.held += text
+                seq.generated += 1
+                seq.pending = token
+                return
+            if not opens_json:
+                # Prose, not a tool call: the rest is unconstrained.
+                seq.structured = None
+                seq.held = ""
+                self._on_token(seq, token, outbox)
+                return
+            st.active = True
+        choice = st.choose(self.model.ctx, index, token, seq.max_new - seq.generated)
+        if choice.token is None:  # the budget is spent: close the JSON and stop
+            seq.generated += st.closing_tokens(st.constraint)
+            self._finish(seq, "length", outbox, text=choice.text)
+            return
+        seq.generated += 1
+        if self.model.is_eog(choice.token):
+            self._finish(seq, "stop", outbox)
+            return
+        st.constraint.feed(choice.text)
+        if st.constraint.finished:
+            self._finish(seq, "stop", outbox, text=choice.text)
+        elif seq.generated >= seq.max_new:
+            closing = st.constraint.closing()
+            self._finish(seq, "length", outbox, text=choice.text + closing)
+        else:
+            seq.pending = choice.token
+            outbox.append((seq, Delta(text=choice.text, token_ids=[choice.token])))
 
     def _on_token(self, seq: Sequence, token: int, outbox: Outbox) -> None:
         seq.generated += 1

@@ -33,7 +33,9 @@ class LlamaCppSettings(Settings):
     batch_size: int = Field(
         512,
         ge=16,
-        description="Token budget of one decode step: running sequences' tokens plus prefill chunks.",
+        description=(
+            "Token budget of one decode step: running sequences' tokens plus prefill chunks."
+        ),
     )
     kv_unified: bool = Field(
         True,

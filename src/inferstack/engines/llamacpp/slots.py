@@ -53,15 +53,15 @@ class SlotTable:
     def free_count(self) -> int:
         return sum(not s.busy for s in self.slots)
 
-    def plan(self, prompt: list[int], *, reuse: bool = True) -> SlotPlan | None:
+    def plan(self, prompt: list[int], *, allow_reuse: bool = True) -> SlotPlan | None:
         """Choose a free slot for ``prompt``; ``None`` when every slot is busy.
 
-        Without ``reuse`` the prompt is prefilled from scratch (a slot is still chosen to keep
+        Without ``allow_reuse`` the prompt is prefilled from scratch (a slot is still chosen to keep
         the most useful caches of the others)."""
         free = [s for s in self.slots if not s.busy]
         if not free:
             return None
-        limit = max(len(prompt) - 1, 0) if reuse else 0
+        limit = max(len(prompt) - 1, 0) if allow_reuse else 0
 
         def own(s: Slot) -> int:
             return min(common_prefix(s.tokens, prompt), limit)

@@ -41,6 +41,7 @@ __all__ = ["JsonConstraint"]
 _PLAIN = re.compile(r'[^"\\\x00-\x1f\ud800-\udfff]*')
 _ESCAPE_TAILS = {1: "n", 2: "0000", 3: "000", 4: "00", 5: "0", 6: "000"}
 _NUMBER_CHARS = "0123456789."
+_DEDUP_AT = 8
 
 
 @lru_cache(maxsize=16)
@@ -59,7 +60,7 @@ class JsonConstraint:
 
     def _advance(self, text: str) -> list[State] | None:
         states = self._states
-        step = self._m.step
+        steps = self._m.steps
         i = 0
         if len(states) == 1 and states[0][0][0] == T_STR and states[0][0][3] == 0:
             i = _PLAIN.match(text).end()  # type: ignore[union-attr]  # always matches
@@ -72,11 +73,13 @@ class JsonConstraint:
         for c in text[i:] if i else text:
             out: list[State] = []
             for st in states:
-                step(st, c, out)
+                steps[st[0][0]](st, c, out)
             if not out:
                 return None
-            states = list(dict.fromkeys(out)) if len(out) > 1 else out
-        return states
+            # NOTE: states converge (anyOf[integer, number] after "1,") and must be deduplicated
+            # so they cannot multiply; hashing a state walks its stack, so only now and then.
+            states = list(dict.fromkeys(out)) if len(out) > _DEDUP_AT else out
+        return list(dict.fromkeys(states)) if len(states) > 1 else states
 
     def can_feed(self, text: str) -> bool:
         """Whether ``text`` keeps the output a prefix of some schema-valid value."""
@@ -160,7 +163,8 @@ def _finish(st: State) -> tuple[str, int | None]:
         assert text is not None, "number states are viable by construction"
         return text, None
     if tag == T_LIT:
-        _, trie, pos, lo, hi, texts = f
+        _, trie, pos, lo, hi = f
+        texts = trie.texts
         j = min((t for t in trie.terms if lo <= t <= hi), key=lambda t: len(texts[t]))
         return texts[j][pos:], j
     if tag == T_OBJ:
@@ -189,4 +193,3 @@ def _finish_object(f: tuple) -> str:
     if phase == P_COMMA and not rest:  # a comma needs one more property: the shortest
         rest = [min((f"{p.key_text}:{p.node.min_text}" for p in node.props[idx:]), key=len)]
     return ",".join(rest) + "}"
-

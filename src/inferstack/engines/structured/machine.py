@@ -7,8 +7,8 @@ nondeterministic automaton and copying it is free. Frames:
 - ``(T_VAL, node, ws)``: a value of ``node`` is expected (``ws`` spaces seen).
 - ``(T_STR, node, length, esc)``: inside a string; ``esc`` tracks ``\\`` and ``\\uXXXX``.
 - ``(T_NUM, node, neg, ints, dot, frac)``: inside a number.
-- ``(T_LIT, trie, pos, lo, hi, texts)``: matching literal texts (enum members, or an object's
-  keys, where only indices ``lo..hi`` may be taken).
+- ``(T_LIT, trie, pos, lo, hi)``: matching literal texts (enum members, or an object's keys,
+  where only the texts ``lo..hi`` may be taken).
 - ``(T_OBJ, node, idx, phase, ws, value_node)`` and ``(T_ARR, node, count, phase, ws)``.
 - ``T_ROOT`` at the bottom; the state ``DONE`` once the top-level value is closed.
 """
@@ -119,7 +119,7 @@ class Machine:
             out.append(((T_NUM, node, False, c, False, ""), parent, depth))
 
     def _start_lit(self, node: Any, parent: State, depth: int, c: str, out: list[State]) -> None:
-        self._lit(((T_LIT, node.trie, 0, 0, BIG, node.texts), parent, depth), c, out)
+        self._lit(((T_LIT, node.trie, 0, 0, BIG), parent, depth), c, out)
 
     def _start_any(self, node: Any, parent: State, depth: int, c: str, out: list[State]) -> None:
         starts = self.starts
@@ -142,7 +142,9 @@ class Machine:
                 if n < node.max_length:
                     out.append(((T_STR, node, n, 1), st[1], st[2]))
             elif c >= " " and not "\ud800" <= c <= "\udfff" and n < node.max_length:
-                out.append(((T_STR, node, n + node.counted, 0), st[1], st[2]) if node.counted else st)
+                out.append(
+                    ((T_STR, node, n + node.counted, 0), st[1], st[2]) if node.counted else st
+                )
             return
         nxt = _escape_step(esc, c)
         if nxt == 0:
@@ -165,15 +167,17 @@ class Machine:
             self.step(self.after(st[1], None), c, out)
 
     def _lit(self, st: State, c: str, out: list[State]) -> None:
-        _, trie, pos, lo, hi, texts = st[0]
+        f = st[0]
+        trie = f[1]
         child = trie.children.get(c)
-        if child is not None and child.has_term(lo, hi):
+        if child is not None and child.has_term(f[3], f[4]):
             if child.children:
-                out.append(((T_LIT, child, pos + 1, lo, hi, texts), st[1], st[2]))
+                out.append(((T_LIT, child, f[2] + 1, f[3], f[4]), st[1], st[2]))
             else:  # a leaf: the literal is complete and nothing can extend it
                 out.append(self.after(st[1], child.term))
-        if lo <= trie.term <= hi:  # complete here (a number member): the parent reads c
-            self.step(self.after(st[1], trie.term), c, out)
+        term = trie.term
+        if term >= 0 and f[3] <= term <= f[4]:  # complete (a number member): the parent reads c
+            self.step(self.after(st[1], term), c, out)
 
     # -- containers -----------------------------------------------------------------------
 
@@ -197,13 +201,16 @@ class Machine:
             if node.props:
                 if idx < len(node.props):
                     hi = min(node.first_req[idx], len(node.props) - 1)
-                    key = (T_LIT, node.keys, 0, idx, hi, node.key_texts)
+                    key = (T_LIT, node.keys, 0, idx, hi)
                     self._lit((key, obj, st[2] + 1), c, out)
             elif node.extra is not None:
                 out.append(((T_STR, KEY, 0, 0), obj, st[2] + 1))
-        elif c == "}" and phase == P_OPEN:
-            if not node.props or node.first_req[0] == len(node.props):
-                out.append(self.after(st[1], None))
+        elif (
+            c == "}"
+            and phase == P_OPEN
+            and (not node.props or node.first_req[0] == len(node.props))
+        ):
+            out.append(self.after(st[1], None))
 
     def _arr(self, st: State, c: str, out: list[State]) -> None:
         _, node, count, phase, ws = st[0]

@@ -1,9 +1,7 @@
 """The compiled form of a JSON schema: a small graph of nodes the automaton walks.
 
-Nodes are built by :mod:`.schema`, then :func:`finalize` resolves references, flattens
-``anyOf``, computes the minimal value text of every node (a least fixed point, so recursive
-schemas work) and prunes every branch that admits no finite value, so that each state the
-automaton can reach has a valid completion. Graphs may be cyclic (recursive ``$ref``).
+Nodes are built by :mod:`.schema` and completed by :func:`.graph.finalize`. Graphs may be
+cyclic (recursive ``$ref``).
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ __all__ = [
     "RefNode",
     "StringNode",
     "Trie",
-    "finalize",
     "json_text",
 ]
 
@@ -46,24 +43,26 @@ def json_text(value: object) -> str:
 
 
 class Trie:
-    """A character trie over literal texts; ``term`` is the index of the text ending here or -1,
-    ``terms`` the sorted indices of all texts in this subtree."""
+    """A character trie over literal ``texts``; ``term`` is the index of the text ending here
+    or -1, ``terms`` the sorted indices of all texts in this subtree."""
 
-    __slots__ = ("children", "term", "terms")
+    __slots__ = ("children", "term", "terms", "texts")
 
-    def __init__(self) -> None:
+    def __init__(self, texts: tuple[str, ...] = ()) -> None:
         self.children: dict[str, Trie] = {}
         self.term = -1
         self.terms: tuple[int, ...] = ()
+        self.texts = texts
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> Trie:
-        root = cls()
+        texts = tuple(texts)
+        root = cls(texts)
         for i, text in enumerate(texts):
             node = root
             node.terms += (i,)
             for ch in text:
-                node = node.children.setdefault(ch, cls())
+                node = node.children.setdefault(ch, cls(texts))
                 node.terms += (i,)
             node.term = i
         return root
@@ -71,6 +70,8 @@ class Trie:
     def has_term(self, lo: int, hi: int) -> bool:
         """Whether some text in this subtree has an index in ``[lo, hi]``."""
         terms = self.terms
+        if lo <= terms[0] and terms[-1] <= hi:
+            return True
         i = bisect_left(terms, lo)
         return i < len(terms) and terms[i] <= hi
 
@@ -102,21 +103,19 @@ class ObjectNode(Node):
     optional one skippable, and nothing else; without them, ``extra`` (if any) admits arbitrary
     keys with that value schema ("free" mode, used for ``json_object``)."""
 
-    __slots__ = ("extra", "first_req", "key_texts", "keys", "props")
+    __slots__ = ("extra", "first_req", "keys", "props")
 
     def __init__(self, props: Sequence[Prop], extra: Node | None) -> None:
         super().__init__(K_OBJECT)
         self.props = tuple(props)
         self.extra = extra
-        self.key_texts: tuple[str, ...] = ()
         self.keys = Trie()
         self.first_req: tuple[int, ...] = ()
 
     def index(self) -> None:
         """Build the key trie and, per position, the first required property at or after it."""
         n = len(self.props)
-        self.key_texts = tuple(p.key_text for p in self.props)
-        self.keys = Trie.build(self.key_texts)
+        self.keys = Trie.build([p.key_text for p in self.props])
         first = [n] * (n + 1)
         for j in range(n - 1, -1, -1):
             first[j] = j if self.props[j].required else first[j + 1]
@@ -147,9 +146,10 @@ class StringNode(Node):
 
 
 class NumberNode(Node):
-    """A number; ``lo``/``hi`` are inclusive bounds scaled by 10**8 (see :mod:`.numbers`)."""
+    """A number; ``lo``/``hi`` are inclusive bounds scaled by 10**8 (see :mod:`.numbers`);
+    ``memo`` caches which prefixes are viable (bounded numbers only)."""
 
-    __slots__ = ("bounded", "hi", "integer", "lo", "neg_ok")
+    __slots__ = ("bounded", "hi", "integer", "lo", "memo", "neg_ok")
 
     def __init__(self, integer: bool, lo: int | None, hi: int | None) -> None:
         super().__init__(K_NUMBER)
@@ -157,6 +157,7 @@ class NumberNode(Node):
         self.lo = lo
         self.hi = hi
         self.bounded = lo is not None or hi is not None
+        self.memo: dict[tuple[bool, str, bool, str], bool] = {}
         self.neg_ok = True
 
 
@@ -193,82 +194,3 @@ class RefNode(Node):
         self.ref = ref
         self.target: Node | None = None
         self.final: Node | None = None
-
-
-def _resolve(node: Node) -> Node:
-    seen: set[int] = set()
-    while isinstance(node, RefNode):
-        if id(node) in seen or node.target is None:
-            raise ValueError(f"$ref {node.ref!r} refers only to itself")
-        seen.add(id(node))
-        node = node.target
-    return node
-
-
-def _flatten(node: AnyOfNode) -> tuple[Node, ...]:
-    out: dict[int, Node] = {}
-    seen: set[int] = set()
-    stack: list[Node] = list(reversed(node.alts))
-    while stack:
-        alt = _resolve(stack.pop())
-        if id(alt) in seen:
-            continue
-        seen.add(id(alt))
-        if isinstance(alt, AnyOfNode):
-            stack.extend(reversed(alt.alts))
-        else:
-            out[id(alt)] = alt
-    return tuple(out.values())
-
-
-def _min_of(node: Node) -> str | None:
-    """The minimal text of ``node`` from its children's current minimal texts."""
-    if isinstance(node, ObjectNode):
-        parts = []
-        for p in node.props:
-            if p.required:
-                if p.node.min_text is None:
-                    return None
-                parts.append(f"{p.key_text}:{p.node.min_text}")
-        return "{" + ",".join(parts) + "}"
-    if isinstance(node, ArrayNode):
-        if node.min_items == 0:
-            return "[]"
-        item = node.items.min_text
-        return None if item is None else "[" + ",".join([item] * node.min_items) + "]"
-    if isinstance(node, AnyOfNode):
-        texts = [a.min_text for a in node.flat if a.min_text is not None]
-        return min(texts, key=len) if texts else None
-    if isinstance(node, RefNode):
-        assert node.final is not None
-        return node.final.min_text
-    return node.min_text  # leaves: set when built
-
-
-def finalize(root: Node, nodes: Sequence[Node]) -> None:
-    """Resolve, flatten, compute minimal texts and prune; ValueError if ``root`` has no value."""
-    for node in nodes:
-        if isinstance(node, RefNode):
-            node.final = _resolve(node)
-        elif isinstance(node, AnyOfNode):
-            node.flat = _flatten(node)
-    inner = [n for n in nodes if n.kind in (K_OBJECT, K_ARRAY, K_ANYOF, K_REF)]
-    changed = True
-    while changed:  # least fixed point: texts only ever go from None to a value
-        changed = False
-        for node in inner:
-            if node.min_text is None:
-                node.min_text = _min_of(node)
-                changed = changed or node.min_text is not None
-    if root.min_text is None:
-        raise ValueError("the schema admits no finite value")
-    for node in nodes:
-        if isinstance(node, ObjectNode):
-            node.props = tuple(p for p in node.props if p.node.min_text is not None)
-            if node.extra is not None and node.extra.min_text is None:
-                node.extra = None
-            node.index()
-        elif isinstance(node, ArrayNode) and node.items.min_text is None:
-            node.max_items = 0
-        elif isinstance(node, AnyOfNode):
-            node.flat = tuple(a for a in node.flat if a.min_text is not None)

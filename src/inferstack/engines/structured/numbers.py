@@ -36,6 +36,7 @@ FRAC_DIGITS = 8
 SIG_DIGITS = 15
 U = 10**FRAC_DIGITS
 _DIGITS = "0123456789"
+_MEMO_SIZE = 4096
 
 
 def _scale(bound: int | float, up: bool) -> int:
@@ -113,6 +114,16 @@ def viable(node: NumberNode, neg: bool, ints: str, dot: bool, frac: str) -> bool
     """Whether some completion of this prefix lies within the node's bounds."""
     if not node.bounded:
         return True
+    key = (neg, ints, dot, frac)
+    known = node.memo.get(key)
+    if known is None:
+        if len(node.memo) > _MEMO_SIZE:
+            node.memo.clear()
+        known = node.memo[key] = _viable(node, neg, ints, dot, frac)
+    return known
+
+
+def _viable(node: NumberNode, neg: bool, ints: str, dot: bool, frac: str) -> bool:
     if not ints:
         return any(viable(node, neg, d, False, "") for d in _DIGITS)
     lo, hi = _mag_bounds(node, neg)
@@ -145,7 +156,9 @@ def _fmt(value: int, frac_digits: int) -> str:
 def close_number(node: NumberNode, neg: bool, ints: str, dot: bool, frac: str) -> str | None:
     """The shortest text that makes the prefix a complete in-range number (None: impossible)."""
     if not ints:
-        options = [d + t for d in _DIGITS if (t := close_number(node, neg, d, False, "")) is not None]
+        options = [
+            d + t for d in _DIGITS if (t := close_number(node, neg, d, False, "")) is not None
+        ]
         return min(options, key=len) if options else None
     lo, hi = _mag_bounds(node, neg)
     cap = frac_cap(node, ints)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from inferstack.engines.structured.graph import finalize
 from inferstack.engines.structured.nodes import (
     BIG,
     AnyOfNode,
@@ -33,10 +34,8 @@ from inferstack.engines.structured.nodes import (
     Prop,
     RefNode,
     StringNode,
-    finalize,
-    json_text,
 )
-from inferstack.engines.structured.numbers import min_number_text, scaled_bounds, viable
+from inferstack.engines.structured.scalars import NUMBER_FORMATS, enum_texts, number_node
 from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 
 __all__ = ["ANNOTATIONS", "SUPPORTED", "compile_schema"]
@@ -48,10 +47,9 @@ ANNOTATIONS = frozenset(
 SUPPORTED = frozenset(
     {"type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
      "enum", "const", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-     "exclusiveMaximum", "anyOf", "oneOf", "allOf", "$ref", "nullable", "format", "uniqueItems"}
+     "exclusiveMaximum", "anyOf", "oneOf", "allOf", "$ref", "nullable", "format"}
 )  # fmt: skip
 _TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
-_NUMBER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": None, "float": None, "double": None}
 _HINTS = (
     ("object", ("properties", "required", "additionalProperties")),
     ("array", ("items", "minItems", "maxItems")),
@@ -77,15 +75,6 @@ def compile_schema(schema: dict[str, Any] | None, *, param: str = "response_form
     except ValueError as exc:
         raise InvalidRequestError(f"invalid JSON schema: {exc}", param=param) from None
     return root
-
-
-def _is_type(value: Any, name: str) -> bool:
-    if name in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        return name == "number" or isinstance(value, int) or value.is_integer()
-    kinds = {"object": dict, "array": list, "string": str, "boolean": bool}
-    return value is None if name == "null" else isinstance(value, kinds[name])
 
 
 class _Compiler:
@@ -121,7 +110,7 @@ class _Compiler:
                 continue
             if kw not in SUPPORTED:
                 raise self.unsupported(f"keyword {kw!r}", path)
-            if kw == "format" and (not isinstance(value, str) or value not in _NUMBER_FORMATS):
+            if kw == "format" and (not isinstance(value, str) or value not in NUMBER_FORMATS):
                 raise self.unsupported(f"keyword 'format' ({value!r})", path)
         for kw in ("$ref", "allOf", "anyOf", "oneOf"):
             if kw in schema:
@@ -188,40 +177,12 @@ class _Compiler:
         return node
 
     def literal(self, schema: dict[str, Any], path: str) -> Node:
-        values = schema.get("enum", [schema.get("const")])
-        if not isinstance(values, list) or not values:
-            raise self.invalid("'enum' must be a non-empty array", path)
-        if "const" in schema:
-            values = [v for v in values if json_text(v) == json_text(schema["const"])]
-        if schema.get("nullable") is True:
-            values = [*values, None]
-        kinds = schema.get("type")
-        kinds = None if kinds is None else self.types(schema, path)
+        kinds = None if schema.get("type") is None else self.types(schema, path)
         try:
-            texts = [json_text(v) for v in values if self.accepts(schema, kinds, v)]
-        except (TypeError, ValueError):
-            raise self.invalid("'enum'/'const' values must be JSON values", path) from None
-        if not texts:
-            raise self.invalid("no 'enum'/'const' value satisfies the other keywords", path)
+            texts = enum_texts(schema, kinds, schema.get("nullable") is True)
+        except ValueError as exc:
+            raise self.invalid(str(exc), path) from None
         return self.add(LiteralNode(texts))
-
-    @staticmethod
-    def accepts(schema: dict[str, Any], kinds: list[str] | None, value: Any) -> bool:
-        """Whether an enum member satisfies the scalar keywords beside it."""
-        if kinds is not None and not any(_is_type(value, t) for t in kinds):
-            return False
-        if isinstance(value, str):
-            return schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", BIG)
-        if _is_type(value, "number"):
-            lo, hi = schema.get("minimum"), schema.get("maximum")
-            elo, ehi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-            return not (
-                (lo is not None and value < lo)
-                or (hi is not None and value > hi)
-                or (_is_type(elo, "number") and value <= elo)
-                or (_is_type(ehi, "number") and value >= ehi)
-            )
-        return True
 
     def any(self) -> Node:
         """Any JSON value (objects with arbitrary keys)."""
@@ -273,13 +234,19 @@ class _Compiler:
         if isinstance(items, list):
             raise self.unsupported("keyword 'items' as an array (tuple validation)", path)
         node = self.compile(items, f"{path}/items", depth + 1)
-        low, high = self.count(schema, "minItems", path, 0), self.count(schema, "maxItems", path, BIG)
+        low, high = (
+            self.count(schema, "minItems", path, 0),
+            self.count(schema, "maxItems", path, BIG),
+        )
         if low > high:
             raise self.invalid("'minItems' is above 'maxItems'", path)
         return self.add(ArrayNode(node, low, high))
 
     def build_string(self, schema: dict[str, Any], path: str, depth: int) -> Node:
-        low, high = self.count(schema, "minLength", path, 0), self.count(schema, "maxLength", path, BIG)
+        low, high = (
+            self.count(schema, "minLength", path, 0),
+            self.count(schema, "maxLength", path, BIG),
+        )
         if low > high:
             raise self.invalid("'minLength' is above 'maxLength'", path)
         return self.add(StringNode(low, high))
@@ -297,34 +264,7 @@ class _Compiler:
         return self.add(LiteralNode(["null"]))
 
     def number(self, schema: dict[str, Any], path: str, *, integer: bool) -> NumberNode:
-        bounds: dict[str, Any] = {}
-        for kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            value = schema.get(kw)
-            if value is not None and not isinstance(value, int | float):
-                raise self.invalid(f"{kw!r} must be a number", path)
-            bounds[kw] = value
-        for kw, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-            if isinstance(bounds[kw], bool):  # draft 4: a flag on the plain bound
-                bounds[kw] = bounds[plain] if bounds[kw] else None
-                bounds[plain] = None if bounds[kw] is not None else bounds[plain]
-        fmt_range = _NUMBER_FORMATS.get(schema.get("format", ""))
-        if fmt_range is not None:
-            low, high = fmt_range
-            bounds["minimum"] = max(low, bounds["minimum"] if bounds["minimum"] is not None else low)
-            bounds["maximum"] = min(high, high if bounds["maximum"] is None else bounds["maximum"])
         try:
-            lo, hi = scaled_bounds(
-                integer,
-                bounds["minimum"],
-                bounds["maximum"],
-                bounds["exclusiveMinimum"],
-                bounds["exclusiveMaximum"],
-            )
+            return number_node(schema, integer=integer)
         except ValueError as exc:
             raise self.invalid(str(exc), path) from None
-        node = NumberNode(integer, lo, hi)
-        node.neg_ok = (lo is None or lo < 0) and viable(node, True, "", False, "")
-        node.min_text = min_number_text(node)
-        if node.min_text is None:
-            raise self.invalid("no number of at most 15 digits satisfies the bounds", path)
-        return node

@@ -8,7 +8,6 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from inferstack.engines.base import FinishReason, GenerateRequest, SamplingParams, Usage
-from inferstack.errors import UnsupportedFeatureError
 from inferstack.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -19,8 +18,10 @@ from inferstack.protocol import (
     ChatResponseMessage,
 )
 from inferstack.protocol.base import random_id
+from inferstack.serving.handlers.chat_tools import stream_with_tools
 from inferstack.serving.handlers.generation import GenerationService, Run
 from inferstack.serving.handlers.streaming import stream_events
+from inferstack.serving.handlers.tools import ToolPlan, looks_like_call, plan_output, to_tool_calls
 from inferstack.serving.handlers.usage import to_protocol_usage
 from inferstack.serving.http import model_response, sse_response
 
@@ -34,16 +35,11 @@ class ChatHandler:
     async def create(self, body: ChatCompletionRequest, request: Request) -> Response:
         service = self.service
         model = service.check_model(body.model)
-        if body.tools or body.functions:
-            if body.tool_choice not in (None, "none") or body.function_call not in (None, "none"):
-                raise UnsupportedFeatureError("tool calling is not supported yet", param="tools")
-        if body.response_format is not None and body.response_format.type != "text":
-            raise UnsupportedFeatureError(
-                "structured output is not supported yet", param="response_format"
-            )
-        rendered = service.engine.render_chat(body.message_dicts())
+        plan = plan_output(body)
+        rendered = service.engine.render_chat(body.message_dicts(), tools=plan.tools or None)
         params = SamplingParams(**body.sampling_options())
         params.stop = [*params.stop, *rendered.stop]
+        params.structured = plan.structured
         gen = GenerateRequest(
             request_id=random_id("chatcmpl"),
             prompt=rendered.prompt,
@@ -53,22 +49,34 @@ class ChatHandler:
         run = await service.start(gen, "chat")
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return sse_response(_stream(run, gen.request_id, model, include_usage))
+            if plan.calls != "never":
+                events = stream_with_tools(run, gen.request_id, model, plan, include_usage)
+            else:
+                events = _stream(run, gen.request_id, model, include_usage)
+            return sse_response(events)
         done = await run.collect(request)
+        message, finish = _message(done.text, done.finish_reason, plan)
         return model_response(
             ChatCompletionResponse(
                 id=gen.request_id,
                 model=model,
-                choices=[
-                    ChatChoice(
-                        message=ChatResponseMessage(content=done.text),
-                        finish_reason=done.finish_reason,
-                    )
-                ],
+                choices=[ChatChoice(message=message, finish_reason=finish)],
                 usage=to_protocol_usage(done.usage),
             )
         )
 
+
+def _message(text: str, finish: FinishReason, plan: ToolPlan) -> tuple[ChatResponseMessage, str]:
+    """The assistant message: prose, or the tool calls the constrained output holds."""
+    if plan.calls == "never" or not looks_like_call(text):
+        return ChatResponseMessage(content=text), finish
+    calls = to_tool_calls(text)
+    if plan.legacy:
+        message = ChatResponseMessage(content=None, function_call=calls[0].function)
+        return message, "function_call" if finish == "stop" else finish
+    return ChatResponseMessage(content=None, tool_calls=calls), (
+        "tool_calls" if finish == "stop" else finish
+    )
 
 
 def _stream(run: Run, request_id: str, model: str, include_usage: bool) -> AsyncIterator[str]:

@@ -57,7 +57,9 @@ def _stream(run: Run, request_id: str, model: str, include_usage: bool) -> Async
         return CompletionChunk(id=request_id, model=model, choices=[choice])
 
     def usage_chunk(usage: Usage) -> CompletionChunk:
-        return CompletionChunk(id=request_id, model=model, choices=[], usage=to_protocol_usage(usage))
+        return CompletionChunk(
+            id=request_id, model=model, choices=[], usage=to_protocol_usage(usage)
+        )
 
     return stream_events(
         run, text_chunk=text_chunk, usage_chunk=usage_chunk if include_usage else None

@@ -43,5 +43,7 @@ class EmbeddingsHandler:
             EmbeddingData(index=i, embedding=encode_embedding(v, body.encoding_format))
             for i, v in enumerate(result.vectors)
         ]
-        usage = EmbeddingUsage(prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens)
+        usage = EmbeddingUsage(
+            prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens
+        )
         return model_response(EmbeddingResponse(data=data, model=model, usage=usage))

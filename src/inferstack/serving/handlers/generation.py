@@ -137,4 +137,3 @@ class GenerationService:
                 prompt=run.usage.prompt_tokens,
                 completion=run.usage.completion_tokens,
             )
-

@@ -31,7 +31,7 @@ async def stream_events(
     if opening is not None:
         yield sse_event(opening)
     try:
-        async with contextlib.aclosing(run.deltas()) as deltas:
+        async with contextlib.aclosing(run.deltas()) as deltas:  # type: ignore[type-var]
             async for delta in deltas:
                 if delta.text:
                     yield sse_event(text_chunk(delta.text, None))
