@@ -11,6 +11,7 @@ import httpx
 import jsonschema
 import openai
 import pytest
+
 from support.servers import RunningServer
 
 pytestmark = pytest.mark.e2e

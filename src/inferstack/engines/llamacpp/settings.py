@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from inferstack.config import Settings
 
@@ -12,7 +13,10 @@ __all__ = ["LlamaCppSettings"]
 
 
 class LlamaCppSettings(Settings):
-    """How the llama.cpp engine loads a model and schedules sequences (env ``INFERSTACK_*``)."""
+    """How the llama.cpp engine loads a model and schedules sequences
+    (environment prefix ``INFERSTACK_LLAMACPP_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="INFERSTACK_LLAMACPP_", extra="forbid")
 
     model_path: str = Field(description="Path of the .gguf file to load.")
     model_id: str = Field(description="Model id reported to clients.")
