@@ -26,9 +26,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INFERSTACK_", extra="forbid")
 
     @classmethod
-    def from_sources(
-        cls, yaml_file: str | Path | None = None, **overrides: Any
-    ) -> Self:
+    def from_sources(cls, yaml_file: str | Path | None = None, **overrides: Any) -> Self:
         """Build settings from the environment, then a YAML file, then explicit overrides.
 
         Overrides whose value is ``None`` are ignored, so unset CLI flags keep the defaults.

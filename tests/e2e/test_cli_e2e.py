@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+
 from support.servers import RunningServer, free_port
 
 pytestmark = pytest.mark.e2e

@@ -185,7 +185,7 @@ def test_sixteen_concurrent_streams_have_no_cross_talk(
         assert found == {word}, (word, batched)
         exact += alone == batched
         prefix = next(
-            (i for i, (a, b) in enumerate(zip(alone, batched)) if a != b),
+            (i for i, (a, b) in enumerate(zip(alone, batched, strict=False)) if a != b),
             min(len(alone), len(batched)),
         )
         assert prefix >= len(word), (word, alone, batched)

@@ -172,7 +172,6 @@ def test_required_tool_calls_always_validate(
                 tool_choice="required",
                 max_tokens=120,
                 temperature=0.7,
-                seed=7,
             )
         choice = r.choices[0]
         return choice.finish_reason, choice.message.tool_calls

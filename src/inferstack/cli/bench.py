@@ -60,10 +60,12 @@ def _run_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument(
         "--peer",
         action="append",
-        choices=("inferstack", "reference", "llama-server"),
+        choices=("inferstack", "reference", "llama-server", "litellm"),
         default=d([]),
-        help="start this server as a further target, named after it (repeatable; in order)",
+        help="start this server as a further target, named after it (repeatable; in order); "
+        "litellm proxies to --peer-upstream, by default the first target",
     )
+    g.add_argument("--peer-upstream", default=d(None), help="litellm's upstream OpenAI URL")
     g.add_argument("--peer-model", default=d("default"), help="GGUF path or 'default'")
     g.add_argument("--peer-threads", type=int, default=d(2), help="threads of each peer (2)")
     g.add_argument("--peer-parallel", type=int, default=d(16), help="slots of batching peers (16)")
@@ -203,7 +205,9 @@ def _peer_parser(sub: Any) -> None:
     )
     p.add_argument("--upstream", default=None, help="litellm: the OpenAI base URL it proxies to")
     p.add_argument("--build-only", action="store_true", help="build or install the peer, then exit")
-    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: extra flags for the peer")
+    p.add_argument(
+        "--extra-args", default="", help="further flags for the peer, as one quoted string"
+    )
 
 
 def add_parser(subparsers: Any) -> None:
@@ -253,7 +257,8 @@ def _targets(args: argparse.Namespace, peers: list[Any]) -> list[Any]:
         targets.append(Target(name=name, base_url=base_url, api_key=args.api_key, pid=pid))
     for peer in peers:
         pid = None if args.no_cpu else peer.pid
-        targets.append(Target(name=peer.name, base_url=peer.base_url, pid=pid))
+        key = getattr(peer, "api_key", None)
+        targets.append(Target(name=peer.name, base_url=peer.base_url, pid=pid, api_key=key))
     return targets
 
 
@@ -320,6 +325,7 @@ def build_run(
 
 def _run_peer(args: argparse.Namespace) -> int:
     """Start a peer and keep it in the foreground until Ctrl-C."""
+    import shlex
     import threading
 
     from inferstack.bench.peers import PeerError, ensure_litellm, ensure_llama_server, make_peer
@@ -338,11 +344,13 @@ def _run_peer(args: argparse.Namespace) -> int:
             parallel=args.parallel,
             ctx_per_seq=args.ctx_size,
             upstream=args.upstream,
-            extra_args=[a for a in args.extra if a != "--"],
+            extra_args=shlex.split(args.extra_args),
         ).start()
     except PeerError as exc:
         raise SystemExit(f"bench peer: {exc}") from exc
-    print(f"{args.kind} ready: {peer.base_url} (pid {peer.pid}, log {peer.log_path})", flush=True)
+    key = f", api key {peer.api_key}" if peer.api_key else ""
+    ready = f"{args.kind} ready: {peer.base_url} (pid {peer.pid}{key}, log {peer.log_path})"
+    print(ready, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -354,16 +362,23 @@ def _run_peer(args: argparse.Namespace) -> int:
 
 def _start_peers(args: argparse.Namespace) -> list[Any]:
     from inferstack.bench.peers import PeerError, make_peer
+    from inferstack.bench.targets import normalize_url, parse_target
 
+    named = [parse_target(t)[1] for t in getattr(args, "targets", None) or []]
+    if args.url:
+        named.insert(0, args.url)
     started: list[Any] = []
     try:
         for kind in args.peer:
+            first = normalize_url(named[0])[0] if named else None
+            upstream = args.peer_upstream or first or (started[0].base_url if started else None)
             peer = make_peer(
                 kind,
                 model=args.peer_model,
                 threads=args.peer_threads,
                 parallel=args.peer_parallel,
                 ctx_per_seq=args.peer_ctx,
+                upstream=upstream,
             )
             started.append(peer.start())
     except PeerError as exc:

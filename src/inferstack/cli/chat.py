@@ -1,4 +1,4 @@
-"""``inferstack chat``: an interactive, streaming terminal chat against any OpenAI-compatible URL."""
+"""``inferstack chat``: interactive, streaming terminal chat with any OpenAI-compatible URL."""
 
 from __future__ import annotations
 
@@ -23,13 +23,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--url", default=None, help="base URL, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--model", default=None, help="model id (default: the server's first model)")
-    p.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"),
-                   help="API key (default: $OPENAI_API_KEY)")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("OPENAI_API_KEY"),
+        help="API key (default: $OPENAI_API_KEY)",
+    )
     p.add_argument("--system", default=None, help="system prompt")
     p.add_argument("--max-tokens", type=int, default=256, help="output budget per answer")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature")
-    p.add_argument("--state-dir", type=Path, default=default_state_dir(),
-                   help="where 'inferstack up' recorded the stack")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help="where 'inferstack up' recorded the stack",
+    )
     p.set_defaults(func=run)
 
 
@@ -76,16 +83,23 @@ def run(args: argparse.Namespace) -> int:
         history.append({"role": "assistant", "content": answer})
 
 
-def _stream_answer(client, model: str, history: list[dict[str, str]],  # type: ignore[no-untyped-def]
-                   args: argparse.Namespace) -> str:
+def _stream_answer(
+    client,
+    model: str,
+    history: list[dict[str, str]],  # type: ignore[no-untyped-def]
+    args: argparse.Namespace,
+) -> str:
     import openai
 
     parts: list[str] = []
     sys.stdout.write("assistant> ")
     try:
         stream = client.chat.completions.create(
-            model=model, messages=history, stream=True,
-            max_tokens=args.max_tokens, temperature=args.temperature,
+            model=model,
+            messages=history,
+            stream=True,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
         )
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:

@@ -42,8 +42,14 @@ def local_serve_config(
         if engine == "llamacpp" and ctx_size:
             args["ctx_size"] = ctx_size
         RayAppArgs.model_validate(args)  # a typo fails here, not inside a replica
-        apps.append({"name": name, "route_prefix": "/" if index == 0 else f"/{name}",
-                     "import_path": IMPORT_PATH, "args": args})
+        apps.append(
+            {
+                "name": name,
+                "route_prefix": "/" if index == 0 else f"/{name}",
+                "import_path": IMPORT_PATH,
+                "args": args,
+            }
+        )
     return {"http_options": {"host": host, "port": port}, "applications": apps}
 
 

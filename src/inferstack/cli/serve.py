@@ -19,9 +19,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--model", default="default", help="model to serve (default: default)")
-    p.add_argument("--ray", metavar="CONFIG", default=None,
-                   help="run the applications of a Ray Serve config file (serveConfigV2) on a "
-                        "local Ray instead of one uvicorn server")
+    p.add_argument(
+        "--ray",
+        metavar="CONFIG",
+        default=None,
+        help="run the applications of a Ray Serve config file (serveConfigV2) on a "
+        "local Ray instead of one uvicorn server",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--engine", default=None, help="engine name (default: by model kind)")
@@ -31,20 +35,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
     p.add_argument("--batch-size", type=int, default=None, help="tokens per decode step")
     p.add_argument("--seed", type=int, default=None, help="default sampling seed")
-    p.add_argument("--max-waiting", type=int, default=None,
-                   help="requests that may wait for a slot before 429 (default: 64)")
+    p.add_argument(
+        "--max-waiting",
+        type=int,
+        default=None,
+        help="requests that may wait for a slot before 429 (default: 64)",
+    )
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body")
-    p.add_argument("--served-model-name", action="append", default=None,
-                   help="extra model id clients may use (repeatable)")
+    p.add_argument(
+        "--served-model-name",
+        action="append",
+        default=None,
+        help="extra model id clients may use (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """Engine settings the user set on the command line."""
-    names = {"model_id": "model_id", "ctx_size": "ctx_size", "parallel": "parallel",
-             "threads": "threads", "batch_size": "batch_size", "seed": "seed"}
-    return {key: getattr(args, attr) for key, attr in names.items()
-            if getattr(args, attr, None) is not None}
+    names = {
+        "model_id": "model_id",
+        "ctx_size": "ctx_size",
+        "parallel": "parallel",
+        "threads": "threads",
+        "batch_size": "batch_size",
+        "seed": "seed",
+    }
+    return {
+        key: getattr(args, attr)
+        for key, attr in names.items()
+        if getattr(args, attr, None) is not None
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,8 +86,13 @@ def run(args: argparse.Namespace) -> int:
     )
     engine = create_engine(args.model, engine=args.engine, **engine_options(args))
     app = build_app(settings, engine)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower(),
-                timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 

@@ -20,7 +20,8 @@ __all__ = ["add_parser", "run"]
 EXAMPLE = """\
 curl -s {base_url}/chat/completions -H 'Content-Type: application/json' \\
   -H 'Authorization: Bearer {key}' \\
-  -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "What is the capital of France?"}}]}}'"""
+  -d '{{"model": "{model}",
+       "messages": [{{"role": "user", "content": "What is the capital of France?"}}]}}'"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,24 +31,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Start the local stack, print its URLs and a key, and record them in "
         "STATE_DIR/stack.json.",
     )
-    p.add_argument("--state-dir", type=Path, default=default_state_dir(),
-                   help="where stack.json, keys, the gateway database and logs go "
-                        "(default: ~/.inferstack)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help="where stack.json, keys, the gateway database and logs go (default: ~/.inferstack)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--chat-model", default="default", help="chat model (default: default)")
-    p.add_argument("--embedding-model", default="default-embedding",
-                   help="embedding model (default: default-embedding); 'none' to skip")
+    p.add_argument(
+        "--embedding-model",
+        default="default-embedding",
+        help="embedding model (default: default-embedding); 'none' to skip",
+    )
     p.add_argument("--chat-port", type=int, default=8000, help="chat server port (default: 8000)")
-    p.add_argument("--embedding-port", type=int, default=8001,
-                   help="embedding server port (default: 8001)")
+    p.add_argument(
+        "--embedding-port", type=int, default=8001, help="embedding server port (default: 8001)"
+    )
     p.add_argument("--gateway-port", type=int, default=4000, help="gateway port (default: 4000)")
     p.add_argument("--no-gateway", action="store_true", help="start the model servers only")
-    p.add_argument("--ray", action="store_true",
-                   help="host the model servers on a local Ray Serve instead of uvicorn")
+    p.add_argument(
+        "--ray",
+        action="store_true",
+        help="host the model servers on a local Ray Serve instead of uvicorn",
+    )
     p.add_argument("--parallel", type=int, default=None, help="chat sequences decoded together")
     p.add_argument("--ctx-size", type=int, default=None, help="chat context per sequence")
-    p.add_argument("--ready-timeout", type=float, default=600.0,
-                   help="seconds to wait for each server to load (default: 600)")
+    p.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for each server to load (default: 600)",
+    )
     p.set_defaults(func=run)
 
 
@@ -111,12 +126,19 @@ def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str
     if args.ray:
         from inferstack.cli.ray_config import local_serve_config, write_config
 
-        config = local_serve_config(wanted, host=args.host, port=args.chat_port,
-                                    parallel=args.parallel, ctx_size=args.ctx_size)
+        config = local_serve_config(
+            wanted,
+            host=args.host,
+            port=args.chat_port,
+            parallel=args.parallel,
+            ctx_size=args.ctx_size,
+        )
         path = write_config(config, args.state_dir / "serve.yaml")
         process = stack.start("ray-serve", ["serve", "--ray", str(path)])
-        urls = {name: f"http://{args.host}:{args.chat_port}{app['route_prefix'].rstrip('/')}"
-                for name, app in zip(wanted, config["applications"], strict=True)}
+        urls = {
+            name: f"http://{args.host}:{args.chat_port}{app['route_prefix'].rstrip('/')}"
+            for name, app in zip(wanted, config["applications"], strict=True)
+        }
         procs = dict.fromkeys(wanted, process)
     else:
         urls, procs = {}, {}
@@ -131,38 +153,65 @@ def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str
     record = {}
     for name, url in urls.items():
         ready = _wait_ready(procs[name], f"{url}/ready", args.ready_timeout)
-        record[name] = {"url": url, "base_url": f"{url}/v1", "model": ready["model"],
-                        "pid": procs[name].process.pid, "log": str(procs[name].log)}
+        record[name] = {
+            "url": url,
+            "base_url": f"{url}/v1",
+            "model": ready["model"],
+            "pid": procs[name].process.pid,
+            "log": str(procs[name].log),
+        }
     return record
 
 
-def _gateway(args: argparse.Namespace, stack: Stack,
-             servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _gateway(
+    args: argparse.Namespace, stack: Stack, servers: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Start the gateway in front of the model servers and give the user a virtual key."""
     import httpx
     import yaml
 
-    groups = {info["model"]: {"deployments": [{"api_base": info["base_url"],
-                                               "model": info["model"]}]}
-              for info in servers.values()}
+    groups = {
+        info["model"]: {"deployments": [{"api_base": info["base_url"], "model": info["model"]}]}
+        for info in servers.values()
+    }
     config = args.state_dir / "gateway.yaml"
     config.write_text(yaml.safe_dump({"model_groups": groups}))
-    process = stack.start("gateway", ["gateway", "--config", str(config), "--host", args.host,
-                                      "--port", str(args.gateway_port),
-                                      "--state-dir", str(args.state_dir)])
+    process = stack.start(
+        "gateway",
+        [
+            "gateway",
+            "--config",
+            str(config),
+            "--host",
+            args.host,
+            "--port",
+            str(args.gateway_port),
+            "--state-dir",
+            str(args.state_dir),
+        ],
+    )
     url = f"http://{args.host}:{args.gateway_port}"
     _wait_ready(process, f"{url}/ready", args.ready_timeout)
     master_file = args.state_dir / "master_key"
     master = master_file.read_text().strip()
-    r = httpx.post(f"{url}/key/generate", headers={"Authorization": f"Bearer {master}"},
-                   json={"metadata": {"created_by": "inferstack up"}}, timeout=30)
+    r = httpx.post(
+        f"{url}/key/generate",
+        headers={"Authorization": f"Bearer {master}"},
+        json={"metadata": {"created_by": "inferstack up"}},
+        timeout=30,
+    )
     r.raise_for_status()
     key_file = args.state_dir / "api_key"
     key_file.write_text(r.json()["key"] + "\n")
     os.chmod(key_file, 0o600)
-    return {"url": url, "base_url": f"{url}/v1", "pid": process.process.pid,
-            "log": str(process.log), "master_key_file": str(master_file),
-            "api_key_file": str(key_file)}
+    return {
+        "url": url,
+        "base_url": f"{url}/v1",
+        "pid": process.process.pid,
+        "log": str(process.log),
+        "master_key_file": str(master_file),
+        "api_key_file": str(key_file),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -193,11 +242,13 @@ def _announce(record: dict[str, Any], path: Path) -> None:
         key = Path(gateway["api_key_file"]).read_text().strip()
         print(f"\nYour API key (also in {gateway['api_key_file']}, mode 0600): {key}")
         print(f"Master key file: {gateway['master_key_file']}")
-        example = EXAMPLE.format(base_url=gateway["base_url"], key=key,
-                                 model=record["chat"]["model"])
+        example = EXAMPLE.format(
+            base_url=gateway["base_url"], key=key, model=record["chat"]["model"]
+        )
     else:
-        example = EXAMPLE.format(base_url=record["chat"]["base_url"], key="unused",
-                                 model=record["chat"]["model"])
+        example = EXAMPLE.format(
+            base_url=record["chat"]["base_url"], key="unused", model=record["chat"]["model"]
+        )
     print("\nTry it:\n" + example)
     print("\nPress Ctrl-C to stop.", flush=True)
 

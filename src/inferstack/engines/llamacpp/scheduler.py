@@ -66,6 +66,14 @@ class Sequence:
         return self.n_past < len(self.prompt)
 
 
+def _may_reuse(seq: Sequence) -> bool:
+    """A seeded sampled request is prefilled from scratch: reused KV was computed in other batch
+    shapes, whose rounding would make "same seed, same output" depend on what happened to be
+    cached. Greedy requests and unseeded ones reuse the longest cached prefix."""
+    params = seq.request.params
+    return params.seed is None or params.temperature <= 0
+
+
 class Scheduler:
     """Runs sequences on one :class:`LlamaModel` from a dedicated thread."""
 
@@ -143,11 +151,7 @@ class Scheduler:
 
     def _admit(self) -> None:
         while self.waiting:
-            head = self.waiting[0]
-            # A seeded request is prefilled from scratch: reused KV was computed in other
-            # batch shapes, whose rounding would make "same seed, same output" depend on what
-            # happened to be cached.
-            plan = self.slots.plan(head.prompt, allow_reuse=head.request.params.seed is None)
+            plan = self.slots.plan(self.waiting[0].prompt, allow_reuse=_may_reuse(self.waiting[0]))
             if plan is None:
                 return
             seq = self.waiting.popleft()
@@ -252,7 +256,7 @@ class Scheduler:
             return
         st.constraint.feed(choice.text)
         if st.constraint.finished:
-            self._finish(seq, "stop", outbox, text=choice.text)
+            self._finish(seq, "length" if st.truncated else "stop", outbox, text=choice.text)
         elif seq.generated >= seq.max_new:
             closing = st.constraint.closing()
             self._finish(seq, "length", outbox, text=choice.text + closing)

@@ -3,10 +3,12 @@ valid prefix of schema-valid JSON, and the output budget always leaves room to c
 
 The sampler chain proposes a token as usual; when the :class:`JsonConstraint` refuses it, the
 next candidates come from the top of the logits, then the first token of the shortest valid
-continuation, then the single-character tokens (which can always continue JSON). Before a token is taken, the constraint checks that the text
-closing the JSON after it still fits the remaining budget; when nothing fits, the sequence ends
-with the closing text and ``finish_reason: "length"``. So the output parses and validates even
-when ``max_tokens`` runs out mid-string.
+continuation, then the single-character tokens (which can always continue JSON).
+
+A token is taken only if the text closing the JSON after it still fits the remaining budget;
+when nothing fits, the sequence ends with the closing text. Either way, once the budget rather
+than the model ended the value, ``finish_reason`` is ``"length"``. So the output parses and
+validates even when ``max_tokens`` runs out mid-string.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class StructuredState:
         self.lazy = lazy
         """Undecided yet whether this output is JSON (it is once it opens with ``{``)."""
         self.active = not lazy
+        self.truncated = False
+        """The budget, not the model, ended the value: the finish reason is ``length``."""
         self.temperature = temperature
         self.rng = random.Random(seed)
         self.texts = texts
@@ -111,8 +115,10 @@ class StructuredState:
         text = self.texts.text(proposed)
         if self.texts.model.is_eog(proposed) and c.complete:
             return Choice(proposed, "")
-        if text is not None and self._fits(text, room):
-            return Choice(proposed, text)
+        if text is not None and c.can_feed(text):
+            if self._fits(text, room):
+                return Choice(proposed, text)
+            self.truncated = True  # the model wanted to go on; the budget closes the JSON
         logits = np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), shape=(self.n_vocab,))
         top = np.argpartition(logits, -TOP_K)[-TOP_K:]
         ranked = [int(t) for t in top[np.argsort(logits[top])[::-1]]]

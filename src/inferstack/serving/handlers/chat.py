@@ -17,6 +17,7 @@ from inferstack.protocol import (
     ChatDelta,
     ChatResponseMessage,
 )
+from inferstack.protocol import FinishReason as WireFinishReason
 from inferstack.protocol.base import random_id
 from inferstack.serving.handlers.chat_tools import stream_with_tools
 from inferstack.serving.handlers.generation import GenerationService, Run
@@ -66,7 +67,9 @@ class ChatHandler:
         )
 
 
-def _message(text: str, finish: FinishReason, plan: ToolPlan) -> tuple[ChatResponseMessage, str]:
+def _message(
+    text: str, finish: FinishReason, plan: ToolPlan
+) -> tuple[ChatResponseMessage, WireFinishReason]:
     """The assistant message: prose, or the tool calls the constrained output holds."""
     if plan.calls == "never" or not looks_like_call(text):
         return ChatResponseMessage(content=text), finish
