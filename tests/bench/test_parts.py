@@ -139,3 +139,15 @@ def test_cpu_seconds_sum_a_process_tree(tmp_path) -> None:
     sampler = CpuSampler(99, tmp_path)
     sampler.start()
     assert sampler.stop() is None
+
+
+def test_extra_body_fields_are_sent_and_win() -> None:
+    from inferstack.bench.workload import Workload
+
+    workload = Workload(
+        prompts=["hi"],
+        extra_body={"response_format": {"type": "json_object"}, "temperature": 0.5},
+    )
+    body = workload.body(0, model="m")
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["temperature"] == 0.5

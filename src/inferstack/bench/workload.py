@@ -97,6 +97,10 @@ class Workload(BaseModel):
     input_tokens: int | None = Field(
         default=None, description="requested synthetic prompt length, for the report"
     )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="further request fields, e.g. response_format or tools (they win over ours)",
+    )
 
     def body(self, index: int, model: str | None = None) -> dict[str, Any]:
         """The JSON body of request number ``index`` (prompts are used round-robin).
@@ -117,4 +121,5 @@ class Workload(BaseModel):
             body["prompt"] = prompt
         if self.ignore_eos:
             body["ignore_eos"] = True
+        body.update(self.extra_body)
         return body

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,14 @@ def _run_options(p: argparse.ArgumentParser, suppress: bool) -> None:
         default=d(False),
         help="send ignore_eos so every answer is max_tokens long (llama-server, vLLM)",
     )
+    g.add_argument(
+        "--extra-body",
+        type=json.loads,
+        default=d({}),
+        metavar="JSON",
+        help="further request fields as a JSON object, e.g. "
+        '\'{"response_format": {"type": "json_object"}}\'',
+    )
     g = p.add_argument_group("output")
     g.add_argument(
         "--price-per-hour",
@@ -296,6 +305,7 @@ def build_run(
         temperature=args.temperature,
         ignore_eos=args.ignore_eos,
         input_tokens=args.synthetic_input_tokens,
+        extra_body=args.extra_body,
     )
     if args.rate and args.concurrency:
         raise SystemExit("bench: give --concurrency (closed loop) or --rate (open loop), not both")
