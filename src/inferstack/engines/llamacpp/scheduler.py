@@ -67,11 +67,11 @@ class Sequence:
 
 
 def _may_reuse(seq: Sequence) -> bool:
-    """A seeded sampled request is prefilled from scratch: reused KV was computed in other batch
-    shapes, whose rounding would make "same seed, same output" depend on what happened to be
-    cached. Greedy requests and unseeded ones reuse the longest cached prefix."""
-    params = seq.request.params
-    return params.seed is None or params.temperature <= 0
+    """A request with a ``seed`` asks for reproducible output, so it is prefilled from scratch:
+    reused KV was computed in other batch shapes, whose rounding would make "same seed, same
+    output" depend on what happened to be cached. Requests without a seed reuse the longest
+    cached prefix."""
+    return seq.request.params.seed is None
 
 
 class Scheduler:
