@@ -20,6 +20,7 @@ from typing import Any
 __all__ = ["add_parser", "run"]
 
 DEFAULT_REQUESTS = 64
+_PEER_CHOICES = ("inferstack", "reference", "llama-server", "litellm", "gateway", "echo")
 
 
 def _floats(text: str) -> list[float]:
@@ -61,12 +62,18 @@ def _run_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument(
         "--peer",
         action="append",
-        choices=("inferstack", "reference", "llama-server", "litellm"),
+        choices=_PEER_CHOICES,
         default=d([]),
         help="start this server as a further target, named after it (repeatable; in order); "
-        "litellm proxies to --peer-upstream, by default the first target",
+        "litellm and gateway proxy to --peer-upstream, by default the first target; echo is "
+        "a fast fake upstream (16 tokens per answer, no model) for measuring gateways",
     )
-    g.add_argument("--peer-upstream", default=d(None), help="litellm's upstream OpenAI URL")
+    g.add_argument(
+        "--peer-upstream",
+        default=d(None),
+        help="the upstream OpenAI URL of litellm and gateway, or the name of a peer started "
+        "before them (e.g. echo)",
+    )
     g.add_argument("--peer-model", default=d("default"), help="GGUF path or 'default'")
     g.add_argument("--peer-threads", type=int, default=d(2), help="threads of each peer (2)")
     g.add_argument("--peer-parallel", type=int, default=d(16), help="slots of batching peers (16)")
@@ -201,10 +208,11 @@ def _peer_parser(sub: Any) -> None:
         help="start a comparison peer on 127.0.0.1 (foreground, Ctrl-C stops it)",
         description="Start a benchmark peer: llama.cpp's llama-server (built once from the "
         "llama-cpp-python sdist), the reference design (llama-cpp-python's Llama behind one "
-        "FastAPI route, one request at a time) or LiteLLM's proxy (own venv) in front of "
-        "--upstream.",
+        "FastAPI route, one request at a time), LiteLLM's proxy (own venv) or inferstack's "
+        "gateway (fresh state, a virtual key) in front of --upstream, or echo, a fast fake "
+        "OpenAI upstream with no model (--extra-args '--tokens N', default 16).",
     )
-    p.add_argument("kind", choices=("llama-server", "reference", "litellm"))
+    p.add_argument("kind", choices=tuple(k for k in _PEER_CHOICES if k != "inferstack"))
     p.add_argument("--model", default="default", help="GGUF path, or 'default' (Gemma 3 270M)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
@@ -212,7 +220,9 @@ def _peer_parser(sub: Any) -> None:
     p.add_argument(
         "--ctx-size", type=int, default=2048, help="context tokens per sequence (default 2048)"
     )
-    p.add_argument("--upstream", default=None, help="litellm: the OpenAI base URL it proxies to")
+    p.add_argument(
+        "--upstream", default=None, help="litellm, gateway: the OpenAI base URL they proxy to"
+    )
     p.add_argument("--build-only", action="store_true", help="build or install the peer, then exit")
     p.add_argument(
         "--extra-args", default="", help="further flags for the peer, as one quoted string"
@@ -370,9 +380,33 @@ def _run_peer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _peer_upstream(
+    args: argparse.Namespace, kind: str, named: list[str], started: list[Any]
+) -> str | None:
+    """The upstream of a proxying peer: ``--peer-upstream`` (a URL, or the name of a peer
+    started before it), else the first named target, else the first started peer."""
+    from inferstack.bench.peers import PeerError
+    from inferstack.bench.targets import normalize_url
+
+    given = args.peer_upstream
+    if given in _PEER_CHOICES:
+        by_name = {p.name: p.base_url for p in started}
+        if given not in by_name:
+            raise PeerError(f"--peer-upstream {given}: start that peer before {kind}")
+        return str(by_name[given])
+    try:
+        if given:
+            return normalize_url(given)[0]
+        if named:
+            return normalize_url(named[0])[0]
+    except ValueError as exc:
+        raise PeerError(str(exc)) from exc
+    return started[0].base_url if started else None
+
+
 def _start_peers(args: argparse.Namespace) -> list[Any]:
     from inferstack.bench.peers import PeerError, make_peer
-    from inferstack.bench.targets import normalize_url, parse_target
+    from inferstack.bench.targets import parse_target
 
     named = [parse_target(t)[1] for t in getattr(args, "targets", None) or []]
     if args.url:
@@ -380,15 +414,14 @@ def _start_peers(args: argparse.Namespace) -> list[Any]:
     started: list[Any] = []
     try:
         for kind in args.peer:
-            first = normalize_url(named[0])[0] if named else None
-            upstream = args.peer_upstream or first or (started[0].base_url if started else None)
+            proxies = kind in ("litellm", "gateway")
             peer = make_peer(
                 kind,
                 model=args.peer_model,
                 threads=args.peer_threads,
                 parallel=args.peer_parallel,
                 ctx_per_seq=args.peer_ctx,
-                upstream=upstream,
+                upstream=_peer_upstream(args, kind, named, started) if proxies else None,
             )
             started.append(peer.start())
     except PeerError as exc:

@@ -1,11 +1,14 @@
 """Comparison peers started on 127.0.0.1: llama.cpp's ``llama-server``, the reference design
-(one request at a time), LiteLLM's proxy. Benchmark tooling only, never part of the product."""
+(one request at a time), LiteLLM's proxy, inferstack's own gateway, and ``echo`` (a fast fake
+OpenAI upstream for measuring gateways). Benchmark tooling only, never part of the product."""
 
 from __future__ import annotations
 
 import logging
 
 from inferstack.bench.peers.base import Peer, PeerError, cache_dir, default_model_path, free_port
+from inferstack.bench.peers.echo import echo_server
+from inferstack.bench.peers.gateway import gateway_proxy
 from inferstack.bench.peers.inferstack_server import inferstack_server
 from inferstack.bench.peers.litellm import ensure_litellm, litellm_proxy
 from inferstack.bench.peers.llama_server import ensure_llama_server, llama_server
@@ -17,9 +20,11 @@ __all__ = [
     "PeerError",
     "cache_dir",
     "default_model_path",
+    "echo_server",
     "ensure_litellm",
     "ensure_llama_server",
     "free_port",
+    "gateway_proxy",
     "inferstack_server",
     "litellm_proxy",
     "llama_server",
@@ -30,7 +35,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-PEER_KINDS = ("inferstack", "reference", "llama-server", "litellm")
+PEER_KINDS = ("inferstack", "reference", "llama-server", "litellm", "gateway", "echo")
 
 
 def make_peer(
@@ -48,11 +53,16 @@ def make_peer(
 
     All peers get the same model, threads and context per sequence, so a comparison is fair;
     ``parallel`` is the slot count of the servers that batch (inferstack, llama-server).
+    The gateways (litellm, gateway) proxy ``model`` (``default``: the upstream's first model
+    id) to ``upstream``; ``echo`` takes its own flags (``--tokens N``) in ``extra_args``.
     """
-    if kind == "litellm":
+    if kind in ("litellm", "gateway"):
         if not upstream:
-            raise PeerError("litellm needs --upstream, the OpenAI base URL it proxies to")
-        return litellm_proxy(upstream, port, model)
+            raise PeerError(f"{kind} needs --upstream, the OpenAI base URL it proxies to")
+        proxy = litellm_proxy if kind == "litellm" else gateway_proxy
+        return proxy(upstream, port, model)
+    if kind == "echo":
+        return echo_server(port, extra_args=extra_args)
     if kind == "inferstack":
         return inferstack_server(model, port, threads, parallel, ctx_per_seq, extra_args)
     model_path = default_model_path() if model == "default" else model

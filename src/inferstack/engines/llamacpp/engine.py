@@ -170,6 +170,7 @@ class LlamaCppEngine(Engine):
         sampler = build_sampler(params, n_vocab=model.n_vocab, default_seed=self.settings.seed)
         return Sequence(
             structured=structured,
+            plain_greedy=_plain_greedy(params),
             request=request,
             prompt=prompt,
             max_new=params.max_tokens or room,
@@ -210,3 +211,13 @@ class LlamaCppEngine(Engine):
 def _dispatch(outbox: Outbox) -> None:
     for seq, item in outbox:
         seq.deliver(item)
+
+
+def _plain_greedy(params: SamplingParams) -> bool:
+    return (
+        params.temperature <= 0
+        and not params.logit_bias
+        and params.presence_penalty == 0
+        and params.frequency_penalty == 0
+        and params.repetition_penalty == 1.0
+    )

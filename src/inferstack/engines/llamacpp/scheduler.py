@@ -15,9 +15,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import llama_cpp as ll
+import numpy as np
 
 from inferstack.engines.base import Delta, FinishReason, GenerateRequest, Usage
 from inferstack.engines.llamacpp.model import LlamaModel
@@ -52,6 +54,8 @@ class Sequence:
     cancelled: bool = False
     finished: bool = False
     structured: StructuredState | None = None
+    plain_greedy: bool = False
+    """Greedy with no logit bias and no penalties: the argmax of the logits is the token."""
     held: str = ""
     """Leading whitespace held back while a lazy structured output is undecided."""
     text: TextStream = field(default_factory=TextStream)
@@ -90,6 +94,9 @@ class Scheduler:
         self._inbox: queue.SimpleQueue[Sequence | None] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._batch = ll.llama_batch_init(batch_size, 0, 1)
+        self._pool = ThreadPoolExecutor(
+            max_workers=model.settings.threads, thread_name_prefix="llamacpp-sample"
+        )
         self._thread = threading.Thread(target=self._run, name="llamacpp-scheduler", daemon=True)
 
     # -- called from the event loop --------------------------------------------------------
@@ -108,6 +115,7 @@ class Scheduler:
         self._stopping.set()
         self._inbox.put(None)
         self._thread.join(timeout=30)
+        self._pool.shutdown()
         ll.llama_batch_free(self._batch)
 
     def pending_count(self) -> int:
@@ -219,12 +227,29 @@ class Scheduler:
             assert seq.slot is not None
             seq.slot.tokens.extend(seq.prompt[seq.n_past : seq.n_past + take])
             seq.n_past += take
-        for seq, index in outputs:
-            token = ll.llama_sampler_sample(seq.sampler, self.model.ctx, index)
+        for (seq, index), token in zip(outputs, self._sample(outputs), strict=True):
             if seq.structured is not None:
                 self._on_structured(seq, index, token, outbox)
             else:
                 self._on_token(seq, token, outbox)
+
+    def _sample(self, outputs: list[tuple[Sequence, int]]) -> list[int]:
+        """One token per sequence. Plain greedy sequences take the argmax of their logits
+        (what a greedy chain computes, without building a 262k-entry candidate array); the
+        others run their sampler chains on a small thread pool (ctypes releases the GIL, and
+        the decode threads are idle meanwhile)."""
+        ctx, n_vocab = self.model.ctx, self.model.n_vocab
+
+        def one(item: tuple[Sequence, int]) -> int:
+            seq, index = item
+            if seq.plain_greedy:
+                logits = np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), (n_vocab,))
+                return int(logits.argmax())
+            return int(ll.llama_sampler_sample(seq.sampler, ctx, index))
+
+        if len(outputs) == 1:
+            return [one(outputs[0])]
+        return list(self._pool.map(one, outputs))
 
     def _on_structured(self, seq: Sequence, index: int, token: int, outbox: Outbox) -> None:
         st = seq.structured
