@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 from inferstack.engines.base import Engine
-from inferstack.errors import InvalidRequestError
+from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 from inferstack.models.sources import ResolvedModel, resolve_model
 
 __all__ = ["ENGINES", "create_engine", "engine_names"]
@@ -41,7 +41,12 @@ def create_engine(
         raise InvalidRequestError(
             f"unknown engine {name!r}; choose one of {', '.join(engine_names())}", param="engine"
         )
-    module = importlib.import_module(ENGINES[name])
+    try:
+        module = importlib.import_module(ENGINES[name])
+    except ModuleNotFoundError as exc:
+        raise UnsupportedFeatureError(
+            f"engine {name!r} is not available here ({exc.name} is missing)", param="engine"
+        ) from exc
     factory = module.create_engine
     result: Engine = factory(model, **options)
     return result
