@@ -77,3 +77,11 @@ def test_reuse_can_be_refused() -> None:
     table.slots[0].tokens = [1, 2, 3, 4]
     plan = table.plan([1, 2, 3, 9], allow_reuse=False)
     assert plan is not None and plan.reuse == 0 and plan.copy_from is None
+
+
+def test_forget_empties_every_slot() -> None:
+    table = SlotTable(2, allow_copy=True)
+    table.slots[0].tokens = [1, 2]
+    table.slots[1].tokens = [3]
+    table.forget()
+    assert table.cached_tokens() == 0

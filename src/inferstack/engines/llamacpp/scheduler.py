@@ -74,7 +74,8 @@ def _may_reuse(seq: Sequence) -> bool:
     """A request with a ``seed`` asks for reproducible output, so it is prefilled from scratch:
     reused KV was computed in other batch shapes, whose rounding would make "same seed, same
     output" depend on what happened to be cached. Requests without a seed reuse the longest
-    cached prefix."""
+    cached prefix. (Run alone, a seeded request also starts from an empty cache: see
+    :meth:`Scheduler._admit`; next to other sequences the batch itself changes the rounding.)"""
     return seq.request.params.seed is None
 
 
@@ -165,6 +166,12 @@ class Scheduler:
             seq = self.waiting.popleft()
             mem, sid = self.model.memory, plan.slot.seq_id
             reuse = plan.reuse
+            if not _may_reuse(seq) and not self.running:
+                # Reproducible means the same numbers: where the prompt's cells land in a
+                # shared cache changes the attention's summation order, so a seeded request
+                # that runs alone starts from an empty cache (the cached prefixes go).
+                ll.llama_memory_clear(mem, True)
+                self.slots.forget()
             if plan.copy_from is not None:
                 ll.llama_memory_seq_rm(mem, sid, -1, -1)
                 ll.llama_memory_seq_cp(mem, plan.copy_from.seq_id, sid, 0, reuse)

@@ -88,5 +88,10 @@ class SlotTable:
         slot.busy = False
         slot.last_used = next(self._clock)
 
+    def forget(self) -> None:
+        """The cache was cleared: no slot holds any tokens."""
+        for slot in self.slots:
+            slot.tokens = []
+
     def cached_tokens(self) -> int:
         return sum(len(s.tokens) for s in self.slots)
