@@ -19,6 +19,8 @@ type its keywords imply (any JSON value when none does).
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 from urllib.parse import unquote
 
@@ -63,7 +65,23 @@ def compile_schema(schema: dict[str, Any] | None, *, param: str = "response_form
     """Compile ``schema``; None or ``{}`` means any JSON object (``json_object`` mode).
 
     Raises UnsupportedFeatureError for keywords outside the subset and InvalidRequestError
-    for schemas that are not valid JSON Schema or admit no value, both with ``param``."""
+    for schemas that are not valid JSON Schema or admit no value, both with ``param``.
+    Compiled nodes are immutable and cached by the schema's text (key order kept, since it
+    is the order properties are generated in): a request's schema is compiled once, not by
+    each of validation, prompt rendering and the engine."""
+    try:
+        text = json.dumps(schema)
+    except (TypeError, ValueError):
+        return _compile(schema, param)
+    return _compile_text(text, param)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_text(text: str, param: str) -> Node:
+    return _compile(json.loads(text), param)
+
+
+def _compile(schema: Any, param: str) -> Node:
     if schema is None or schema == {}:
         schema = {"type": "object", "additionalProperties": True}
     if not isinstance(schema, dict):
