@@ -3,13 +3,8 @@ a real PostgreSQL that this module starts itself."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,63 +15,16 @@ import openai
 import pytest
 import yaml
 
+from support.servers import free_port
+from support.services import postgres_cluster
+
 pytestmark = pytest.mark.e2e
-
-PG_BIN = Path(os.environ.get("INFERSTACK_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="inferstack-e2e-pg-"))
-    password = secrets.token_urlsafe(16)
-    (root / "pw").write_text(password + "\n")
-    if os.geteuid() == 0:
-        for path in (root, root / "pw"):
-            shutil.chown(path, "postgres", "postgres")
-    port = free_port()
-    data = root / "data"
-    initdb = [
-        str(PG_BIN / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "-A",
-        "scram-sha-256",
-        f"--pwfile={root / 'pw'}",
-    ]
-    subprocess.run(_as_postgres(initdb), check=True, capture_output=True, timeout=120)
-    opts = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off"
-    start = [
-        str(PG_BIN / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(root / "log"),
-        "-o",
-        opts,
-        "-w",
-        "start",
-    ]
-    subprocess.run(_as_postgres(start), check=True, capture_output=True, timeout=90)
-    try:
-        yield f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{port}/postgres"
-    finally:
-        stop = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
-        subprocess.run(_as_postgres(stop), capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_cluster() as url:
+        yield url
 
 
 @dataclass

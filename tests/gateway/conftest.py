@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import shutil
 import socket
 import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,24 +19,10 @@ import httpx
 import pytest
 
 from inferstack.gateway import GatewaySettings, build_gateway_app
+from support.servers import free_port
+from support.services import postgres_cluster, wait_until
 
-PG_BIN = Path(os.environ.get("INFERSTACK_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 MASTER = "sk-master-test-" + secrets.token_hex(8)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
 
 
 # -- a fake OpenAI upstream -------------------------------------------------------------------
@@ -268,81 +251,11 @@ class PostgresServer:
     url: str  # SQLAlchemy async URL (asyncpg)
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return cmd
-    runuser = shutil.which("runuser")
-    return (
-        [runuser, "-u", "postgres", "--", *cmd]
-        if runuser
-        else ["su", "postgres", "-c", " ".join(cmd)]
-    )
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL cluster on 127.0.0.1 with a random password (not trust auth)."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="inferstack-pg-"))
-    data, pwfile = root / "data", root / "pw"
-    password = secrets.token_urlsafe(16)
-    pwfile.write_text(password + "\n")
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-        shutil.chown(pwfile, "postgres", "postgres")
-    os.chmod(root, 0o700)
-    os.chmod(pwfile, 0o600)
-    port = free_port()
-    subprocess.run(
-        _as_postgres(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "-A",
-                "scram-sha-256",
-                f"--pwfile={pwfile}",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    opts = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=50"
-    subprocess.run(
-        _as_postgres(
-            [
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(root / "log"),
-                "-o",
-                opts,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-        timeout=90,
-    )
-    try:
-        yield PostgresServer(f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{port}/postgres")
-    finally:
-        subprocess.run(
-            _as_postgres(
-                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
-            ),
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_cluster() as url:
+        yield PostgresServer(url)
 
 
 @dataclass

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,8 @@ import yaml
 from inferstack.errors import RateLimitError
 from inferstack.gateway.key_types import KeyRecord
 from inferstack.gateway.limits import KeyLimits, MemoryCounters, RedisCounters
+from support.servers import free_port
+from support.services import wait_until
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -96,21 +96,6 @@ async def test_parallel_slot_is_released_after_streams_and_errors(gateway) -> No
 async def _key_id(gateway, key: str) -> str:
     info = await gateway.client.get("/key/info", headers=gateway.auth(key))
     return str(info.json()["key_id"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not ready after {timeout} s")
 
 
 def _start(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
