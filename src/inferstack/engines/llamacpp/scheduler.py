@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,7 +59,6 @@ class Sequence:
     """Leading whitespace held back while a lazy structured output is undecided."""
     text: TextStream = field(default_factory=TextStream)
     matcher: StopMatcher = field(init=False)
-    arrived: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.matcher = StopMatcher(self.stop)
