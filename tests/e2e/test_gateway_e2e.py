@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from support.servers import free_port
-from support.services import postgres_cluster
+from support.services import postgres_cluster, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -141,3 +141,41 @@ def test_openai_sdk_through_the_gateway(gateway: Gateway) -> None:
     assert any(log["stream"] and log["ttft_ms"] is not None for log in ok)
     spent = admin.get("/spend/keys").json()[0]["spend"]
     assert spent == pytest.approx(sum(log["cost"] for log in ok))
+
+
+@pytest.fixture
+def sqlite_gateway(chat_server, tmp_path) -> Iterator[Gateway]:
+    gw = start_gateway(tmp_path, chat_server.url, chat_server.model, None)
+    yield gw
+    gw.process.terminate()
+    gw.process.wait(timeout=30)
+
+
+def test_an_abandoned_stream_is_charged(sqlite_gateway: Gateway) -> None:
+    """Read a real token stream until finish_reason, hang up before the usage chunk: the
+    request is still charged for its tokens and its time."""
+    gw = sqlite_gateway
+    admin = httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {gw.master}"})
+    key = admin.post("/key/generate", json={"max_budget": 10}).json()["key"]
+    body = {
+        "model": "chat",
+        "messages": [{"role": "user", "content": "Count from one to twenty."}],
+        "max_tokens": 12,
+        "stream": True,
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        httpx.Client(base_url=gw.url, timeout=120) as client,
+        client.stream("POST", "/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if '"finish_reason":"' in line.replace(" ", ""):
+                break  # hang up now, before [DONE] and before any usage chunk
+    wait_until(lambda: admin.get("/spend/logs").json() != [], 30, "the request's usage row")
+    (log,) = admin.get("/spend/logs").json()
+    assert log["status_code"] in (200, 499)
+    assert int(log["completion_tokens"]) > 0 and int(log["prompt_tokens"]) > 0  # type: ignore[call-overload]
+    assert float(log["cost"]) > 0  # type: ignore[arg-type]
+    spent = admin.get("/spend/keys").json()[0]["spend"]
+    assert spent == pytest.approx(log["cost"])

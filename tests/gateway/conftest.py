@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import secrets
 import shutil
 import socket
@@ -34,6 +35,8 @@ class FakeUpstream:
 
     ``fail[host]`` is a list of outcomes consumed one per request: an int status code, or
     ``"connect"`` / ``"timeout"`` / ``"break"`` (stream breaks after the first chunk).
+    ``poison(body)`` returns a status for requests that fail on every host (like a request
+    that crashes the model server's handler), or None.
     """
 
     fail: dict[str, list[Any]] = field(default_factory=dict)
@@ -42,6 +45,8 @@ class FakeUpstream:
     prompt_tokens: int = 7
     down: set[str] = field(default_factory=set)
     headers: list[httpx.Headers] = field(default_factory=list)
+    poison: Callable[[dict[str, Any]], int | None] | None = None
+    hanging: asyncio.Event = field(default_factory=asyncio.Event)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -56,10 +61,15 @@ class FakeUpstream:
         self.seen.append((host, body))
         self.headers.append(request.headers)
         outcome = self.fail.get(host, []).pop(0) if self.fail.get(host) else None
+        if outcome is None and self.poison is not None:
+            outcome = self.poison(body)
         if outcome == "connect":
             raise httpx.ConnectError("connection refused", request=request)
         if outcome == "timeout":
             raise httpx.ReadTimeout("read timed out", request=request)
+        if outcome == "hang":  # never answers (until the caller gives up)
+            self.hanging.set()
+            await asyncio.Event().wait()
         if isinstance(outcome, int):
             error = {"error": {"message": f"upstream {host} says {outcome}", "type": "x"}}
             return httpx.Response(outcome, json=error, headers={"retry-after": "0"})
@@ -231,8 +241,10 @@ def make_gateway(
 ) -> Callable[..., AbstractAsyncContextManager[GatewayHarness]]:
     """``async with make_gateway(router={...}) as gw``: a gateway with changed settings."""
 
-    def make(**overrides: Any) -> AbstractAsyncContextManager[GatewayHarness]:
-        return running_gateway(gateway_settings(tmp_path, **overrides), upstream)
+    def make(
+        rng: random.Random | None = None, **overrides: Any
+    ) -> AbstractAsyncContextManager[GatewayHarness]:
+        return running_gateway(gateway_settings(tmp_path, **overrides), upstream, rng=rng)
 
     return make
 

@@ -148,11 +148,22 @@ async def test_per_second_pricing_for_self_hosted_models(make_gateway) -> None:
     assert 0 < log["cost"] <= log["latency_ms"] / 1000 * 3600
 
 
+# A request of the test gateway's "chat" group ($1/M prompt, $2/M output tokens): it costs
+# 7e-6 + 3 x 2e-6 = 13e-6, and at most (a prompt bound of one token per byte) WORST.
+RAW = b'{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":3}'
+WORST = len(RAW) * 1e-6 + 3 * 2e-6
+COST = 13e-6
+
+
+async def _send(gateway, key: str):
+    return await gateway.client.post("/v1/chat/completions", content=RAW, headers=gateway.auth(key))
+
+
 async def test_budget_is_checked_before_the_call_and_updated_after(gateway) -> None:
-    key = await gateway.new_key(max_budget=20e-6)  # room for one 13e-6 request, not two
-    assert (await gateway.chat(key)).status_code == 200
-    assert (await gateway.chat(key)).status_code == 200  # spent 13e-6 < 20e-6 before it
-    over = await gateway.chat(key)
+    key = await gateway.new_key(max_budget=WORST + 1.5 * COST)  # the worst case fits twice
+    assert (await _send(gateway, key)).status_code == 200
+    assert (await _send(gateway, key)).status_code == 200
+    over = await _send(gateway, key)  # WORST - COST / 2 left: it might not fit
     assert over.status_code == 429
     assert over.json()["error"]["code"] == "budget_exceeded"
     assert "budget exceeded" in over.json()["error"]["message"]
@@ -160,14 +171,14 @@ async def test_budget_is_checked_before_the_call_and_updated_after(gateway) -> N
 
 
 async def test_budget_period_resets_spend(gateway) -> None:
-    key = await gateway.new_key(max_budget=1e-6, budget_duration="1d")
-    assert (await gateway.chat(key)).status_code == 200
-    assert (await gateway.chat(key)).status_code == 429
+    key = await gateway.new_key(max_budget=WORST + COST / 2, budget_duration="1d")
+    assert (await _send(gateway, key)).status_code == 200
+    assert (await _send(gateway, key)).status_code == 429
     await gateway.gw.recorder.flush()
     async with gateway.gw.db.session() as session:
         await session.execute(update(VirtualKey).values(budget_reset_at=utcnow()))
         await session.commit()
-    assert (await gateway.chat(key)).status_code == 200
+    assert (await _send(gateway, key)).status_code == 200
     await gateway.gw.recorder.flush()
     async with gateway.gw.db.session() as session:
         row = await session.scalar(select(VirtualKey))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -50,13 +51,14 @@ async def test_rpm_limit_per_minute_window(counters) -> None:
     await KeyLimits(counters, clock=at(121.0 * 60)).admit(key)  # the next minute
 
 
-async def test_tpm_limit_counts_tokens_after_each_request(counters) -> None:
+async def test_tpm_limit_reserves_then_settles_each_request(counters) -> None:
     limits = KeyLimits(counters, clock=at(600.0))
     key = KeyRecord(key_id="k2", tpm_limit=100)
-    await limits.admit(key)
-    await limits.done(key, 60, held_slot=False)
-    await limits.admit(key)
-    await limits.done(key, 60, held_slot=False)
+    for _ in range(2):
+        admission = await limits.admit(key)
+        await limits.reserve(key, admission, 40, 0.0, 0.0)
+        await limits.settle(key, admission, 60, 0.0)  # used more than its bound: counted
+    assert await counters.get(f"tpm:k2:{600 // 60}") == 120
     with pytest.raises(RateLimitError, match="token limit"):
         await limits.admit(key)
 
@@ -64,13 +66,53 @@ async def test_tpm_limit_counts_tokens_after_each_request(counters) -> None:
 async def test_parallel_limit_frees_slots(counters) -> None:
     limits = KeyLimits(counters)
     key = KeyRecord(key_id="k3", max_parallel_requests=2)
-    assert await limits.admit(key) and await limits.admit(key)
+    first, second = await limits.admit(key), await limits.admit(key)
+    assert first.parallel and second.parallel
     with pytest.raises(RateLimitError, match="parallel"):
         await limits.admit(key)
-    await limits.done(key, 0, held_slot=True)
-    assert await limits.admit(key)
+    await limits.settle(key, first, 0, 0.0)
+    assert (await limits.admit(key)).parallel
     master = KeyRecord(key_id=None, is_master=True)
-    assert not await limits.admit(master)
+    assert not (await limits.admit(master)).parallel
+
+
+async def test_concurrent_reservations_never_pass_the_limits(counters) -> None:
+    """50 requests at once: reservations are atomic, so only what fits is admitted."""
+    limits = KeyLimits(counters, clock=at(900.0))
+    key = KeyRecord(key_id="k4", tpm_limit=300, max_budget=5.5)
+
+    async def one() -> bool:
+        admission = await limits.admit(key)
+        try:
+            await limits.reserve(key, admission, 55, 1.0, 0.0)
+        except RateLimitError:
+            await limits.settle(key, admission, 0, 0.0)
+            return False
+        return True
+
+    admitted = await asyncio.gather(*(one() for _ in range(50)))
+    assert admitted.count(True) == 5  # 5 x $1 of $5.5; 5 x 55 of 300 tokens
+    assert await counters.get(f"tpm:k4:{900 // 60}") == 5 * 55
+    assert await counters.held("budget:k4") == pytest.approx(5.0)
+
+
+async def test_a_lost_parallel_slot_expires_although_new_requests_keep_coming(counters) -> None:
+    limits = KeyLimits(counters, lease_ttl_s=0.5)
+    key = KeyRecord(key_id="k5", max_parallel_requests=1)
+    await limits.admit(key)  # its release is lost: the replica holding it was killed
+    refused = 0
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            admission = await limits.admit(key)
+            break
+        except RateLimitError:
+            refused += 1  # each refused request must not extend the lost slot's life
+            assert time.monotonic() < deadline, "the lost slot never expired"
+            await asyncio.sleep(0.05)
+    assert refused > 0 and admission.parallel
+    await limits.settle(key, admission, 0, 0.0)
+    assert await counters.held("parallel:k5") == 0
 
 
 async def test_rpm_limit_through_the_gateway(gateway) -> None:
@@ -90,7 +132,9 @@ async def test_parallel_slot_is_released_after_streams_and_errors(gateway) -> No
     assert (await gateway.chat(key)).status_code == 400
     gateway.upstream.fail = {}
     assert (await gateway.chat(key)).status_code == 200
-    assert await gateway.gw.counters.get(f"parallel:{(await _key_id(gateway, key))}") == 0
+    bad = await gateway.client.post("/v1/chat/completions", content=b"{", headers=gateway.auth(key))
+    assert bad.status_code == 400  # refused after admission: the slot comes back too
+    assert await gateway.gw.counters.held(f"parallel:{(await _key_id(gateway, key))}") == 0
 
 
 async def _key_id(gateway, key: str) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
+
+SEED_A_FIRST = 1  # with this seed, weighted routing picks deployment a first
 
 
 def sse_events(text: str) -> list[str]:
@@ -95,25 +99,62 @@ async def test_client_errors_come_back_as_the_upstream_sent_them_without_retry(g
     assert len(gateway.upstream.seen) == 1
 
 
-async def test_5xx_is_retried_on_another_deployment(make_gateway, upstream) -> None:
-    upstream.fail = {"a": [500], "b": [500]}
-    async with make_gateway(router={"cooldown_s": 0}) as gw:
+async def test_5xx_is_retried_on_another_deployment_and_blamed_on_it(
+    make_gateway, upstream
+) -> None:
+    upstream.fail = {"a": [500]}
+    router = {"allowed_fails": 1, "strategy": "weighted"}
+    async with make_gateway(rng=random.Random(SEED_A_FIRST), router=router) as gw:
         response = await gw.chat(gw.master)
-    assert response.status_code == 200
-    hosts = [host for host, _ in upstream.seen]
-    # the retry goes to the deployment not tried yet, the third try to either
-    assert len(hosts) == 3 and set(hosts[:2]) == {"a", "b"}
+        assert response.status_code == 200
+        assert [host for host, _ in upstream.seen] == ["a", "b"]
+        a, b = gw.gw.pool.groups["chat"]
+        assert a.cooldown_until > 0  # b answered what a failed: a is at fault and rests
+        assert b.cooldown_until == 0
 
 
-async def test_when_every_attempt_fails_the_upstream_status_and_body_are_preserved(
+async def test_a_request_failing_the_same_way_twice_stops_and_cools_nothing(
     make_gateway, upstream
 ) -> None:
     upstream.fail = {"a": [503, 503, 503], "b": [503, 503, 503]}
-    async with make_gateway(router={"cooldown_s": 0, "num_retries": 2}) as gw:
+    async with make_gateway(router={"num_retries": 2, "allowed_fails": 1}) as gw:
         response = await gw.chat(gw.master)
-    assert response.status_code == 503
-    assert response.json()["error"]["message"].startswith("upstream ")
-    assert len(upstream.seen) == 3  # first try + 2 retries
+        assert response.status_code == 503
+        assert response.json()["error"]["message"].startswith("upstream ")
+        assert len(upstream.seen) == 2  # two deployments, same answer: the request's fault
+        assert all(dep.cooldown_until == 0 for dep in gw.gw.pool.all())
+
+
+async def test_poison_requests_in_a_loop_do_not_take_the_model_offline(
+    make_gateway, upstream
+) -> None:
+    """One tenant sends requests that make every model server fail; another keeps working."""
+    upstream.poison = lambda body: 500 if "logit_bias" in body else None
+    # the old defaults: one failure cools a deployment down for 30 s
+    async with make_gateway(router={"allowed_fails": 1, "cooldown_s": 30}) as gw:
+        attacker = await gw.new_key(alias="attacker")
+        victim = await gw.new_key(alias="victim")
+
+        async def loop(key: str, **body: object) -> list[int]:
+            return [(await gw.chat(key, **body)).status_code for _ in range(25)]
+
+        attacked, served = await asyncio.gather(
+            loop(attacker, logit_bias={"\u00b2": 1}), loop(victim)
+        )
+        assert served.count(200) == 25  # the other tenant's success rate: 25/25
+        assert attacked.count(500) == 25  # the attacker gets the upstream's error back
+        poisoned = [body for _, body in upstream.seen if "logit_bias" in body]
+        assert len(poisoned) == 2 * 25  # tried on two deployments, then returned
+        assert all(dep.cooldown_until == 0 for dep in gw.gw.pool.all())
+
+
+async def test_defaults_survive_one_bad_request(make_gateway, upstream) -> None:
+    async with make_gateway() as gw:  # the default allowed_fails
+        assert gw.gw.settings.router.allowed_fails > 1
+        upstream.fail = {"a": ["connect"] * 2, "b": ["connect"] * 2}
+        assert (await gw.chat(gw.master)).status_code == 502  # three attempts, all failed
+        assert all(dep.cooldown_until == 0 for dep in gw.gw.pool.all())
+        assert (await gw.chat(gw.master)).status_code == 200
 
 
 async def test_connection_errors_give_a_502_with_a_useful_message(make_gateway, upstream) -> None:
@@ -126,15 +167,23 @@ async def test_connection_errors_give_a_502_with_a_useful_message(make_gateway, 
     assert "chat" in error["message"] or "unreachable" in error["message"]
 
 
-async def test_timeout_is_an_upstream_timeout(make_gateway, upstream) -> None:
+async def test_timeout_is_an_upstream_timeout_and_not_replayed(make_gateway, upstream) -> None:
     upstream.fail = {"a": ["timeout"], "b": ["timeout"]}
-    async with make_gateway(router={"num_retries": 1}) as gw:
+    async with make_gateway(router={"num_retries": 2}) as gw:
         response = await gw.chat(gw.master)
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_timeout"
+    assert len(upstream.seen) == 1  # the upstream ran it to the timeout: no replay elsewhere
 
 
-async def test_failing_deployment_cools_down_and_is_routed_around(gateway) -> None:
+async def test_failing_deployment_cools_down_and_a_healthy_probe_ends_it(
+    make_gateway, upstream
+) -> None:
+    async with make_gateway(router={"allowed_fails": 1}) as gateway:
+        await _cooldown_and_probe(gateway)
+
+
+async def _cooldown_and_probe(gateway) -> None:
     gateway.upstream.fail = {"a": ["connect"], "b": ["connect"]}
     first = await gateway.chat(gateway.master)
     assert first.status_code == 502
@@ -148,8 +197,7 @@ async def test_failing_deployment_cools_down_and_is_routed_around(gateway) -> No
     assert len(gateway.upstream.seen) == 2
     pool = gateway.gw.pool
     b = pool.groups["chat"][1]
-    pool.set_health(b, False)
-    pool.set_health(b, True)  # b passes a health probe again
+    pool.set_health(b, True)  # b answers a health probe: its cooldown ends
     third = await gateway.chat(gateway.master)
     assert third.status_code == 200
     assert gateway.upstream.seen[-1][0] == "b"
@@ -167,7 +215,7 @@ async def test_fallback_group_answers_when_the_group_is_down(make_gateway, upstr
 
 
 async def test_stream_error_before_the_first_byte_is_retried(make_gateway, upstream) -> None:
-    upstream.fail = {"a": [500], "b": [500]}
+    upstream.fail = {"a": ["connect"], "b": ["connect"]}
     async with make_gateway(router={"cooldown_s": 0}) as gw:
         response = await gw.chat(gw.master, stream=True)
     assert response.status_code == 200

@@ -111,7 +111,7 @@ async def test_health_checks_take_a_dead_deployment_out_and_back(gateway) -> Non
 async def test_health_and_metrics(gateway) -> None:
     assert (await gateway.client.get("/health")).json() == {"status": "ok"}
     await gateway.chat(gateway.master)
-    gateway.upstream.fail = {"a": ["connect"], "b": ["connect"]}
+    gateway.upstream.fail = {"a": ["connect"] * 2, "b": ["connect"] * 2}  # all 3 attempts fail
     await gateway.chat(gateway.master)
     text = (await gateway.client.get("/metrics")).text
     labels = 'endpoint="/chat/completions",model_group="chat",status="200"'

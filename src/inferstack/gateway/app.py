@@ -57,6 +57,7 @@ class Gateway:
     metrics: GatewayMetrics
     counters: Counters
     client: httpx.AsyncClient
+    settlement: Settlement
     redis: Any = None
 
     async def start(self) -> None:
@@ -66,6 +67,7 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.health.stop()
+        await self.settlement.drain()
         await self.recorder.stop()
         await self.client.aclose()
         await self.counters.close()
@@ -92,7 +94,11 @@ def _cache(settings: GatewaySettings, redis: Any) -> ResponseCache | None:
         return None
     if settings.cache.backend == "redis":
         return RedisCache(redis, ttl_s=settings.cache.ttl_s)
-    return MemoryCache(ttl_s=settings.cache.ttl_s, max_entries=settings.cache.max_entries)
+    return MemoryCache(
+        ttl_s=settings.cache.ttl_s,
+        max_entries=settings.cache.max_entries,
+        max_bytes=settings.cache.max_bytes,
+    )
 
 
 def _build(
@@ -121,15 +127,23 @@ def _build(
     metrics = GatewayMetrics()
     recorder = UsageRecorder(db, on_written=key_service.spend_written)
     guardrail = PiiGuardrail(settings.guardrail) if settings.guardrail.enabled else None
-    limits = KeyLimits(counters)
+    limits = KeyLimits(
+        counters,
+        lease_ttl_s=settings.lease_ttl_s,
+        settled_ttl_s=settings.key_cache_ttl_s + 5.0,
+        shared=redis is not None,
+    )
+    settlement = Settlement(keys=key_service, limits=limits, recorder=recorder, metrics=metrics)
+    recorder.after_write = settlement.written
     proxy = Proxy(
         router=settings.router,
         pool=pool,
         strategy=make_strategy(settings.router.strategy, rng),
         client=client,
-        settlement=Settlement(keys=key_service, limits=limits, recorder=recorder, metrics=metrics),
+        settlement=settlement,
         guardrail=guardrail,
         cache=_cache(settings, redis),
+        cache_shared=settings.cache.shared,
         sleep=sleep,
     )
     handler = OpenAIHandler(
@@ -137,8 +151,11 @@ def _build(
         keys=key_service,
         limits=limits,
         proxy=proxy,
+        settlement=settlement,
         guardrail=guardrail,
         max_body_bytes=settings.max_body_bytes,
+        default_output_tokens=settings.default_output_tokens,
+        timeout_s=settings.router.timeout_s,
     )
     return Gateway(
         settings=settings,
@@ -152,6 +169,7 @@ def _build(
         metrics=metrics,
         counters=counters,
         client=client,
+        settlement=settlement,
         redis=redis,
     )
 

@@ -20,9 +20,10 @@ def is_cacheable(endpoint: str, body: dict[str, Any]) -> bool:
     return body.get("temperature") == 0 and body.get("n", 1) == 1
 
 
-def cache_key(endpoint: str, body: dict[str, Any]) -> str:
+def cache_key(endpoint: str, body: dict[str, Any], *, scope: str) -> str:
+    """The entry of ``body`` for callers in ``scope`` (a key id, or "shared")."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{scope}\n{endpoint}\n{canonical}".encode()).hexdigest()
 
 
 class ResponseCache(Protocol):
@@ -32,28 +33,42 @@ class ResponseCache(Protocol):
 
 
 class MemoryCache:
-    """An LRU of response bodies with a time to live."""
+    """An LRU of response bodies with a time to live, bounded by entries and by bytes."""
 
-    def __init__(self, *, ttl_s: float, max_entries: int) -> None:
+    def __init__(self, *, ttl_s: float, max_entries: int, max_bytes: int) -> None:
         self._ttl_s = ttl_s
         self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def _drop(self, key: str) -> None:
+        _, value = self._entries.pop(key)
+        self._bytes -= len(value)
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
         if entry[0] <= time.monotonic():
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry[1]
 
     async def set(self, key: str, value: bytes) -> None:
+        if len(value) > self._max_bytes:
+            return  # never evict everything for one huge answer
+        if key in self._entries:
+            self._drop(key)
         self._entries[key] = (time.monotonic() + self._ttl_s, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._bytes += len(value)
+        while len(self._entries) > self._max or self._bytes > self._max_bytes:
+            self._drop(next(iter(self._entries)))
 
 
 class RedisCache:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from inferstack.gateway.key_types import KeyRecord
+from inferstack.gateway.limits import Admission
 
 __all__ = ["ProxyCall"]
 
@@ -22,6 +23,7 @@ class ProxyCall:
     body_changed: bool  # the guardrail redacted the body: send the re-serialized one
     key: KeyRecord
     received_at: float  # perf_counter when the request reached the gateway
-    held_slot: bool = False  # a parallel-request slot is held for this call
+    admission: Admission = field(default_factory=lambda: Admission(lease_id=""))
+    prompt_estimate: int = 0  # prompt tokens charged if the upstream's usage never arrives
     done: bool = False  # usage recorded and limits released
     overhead_seen: bool = False  # gateway overhead observed (first attempt only)

@@ -122,14 +122,22 @@ class DeploymentPool:
         )
 
     def failed(self, dep: Deployment) -> None:
-        """Count a failure; after ``allowed_fails`` in a row the deployment cools down."""
+        """Count an upstream fault; after ``allowed_fails`` in a row the deployment cools down.
+
+        Only faults of the deployment itself come here (see ``Proxy._route``): a request that
+        fails the same way everywhere is the request's problem, not the deployment's.
+        """
         dep.failures += 1
         if dep.failures >= self._router.allowed_fails and self._router.cooldown_s > 0:
             dep.cooldown_until = self._clock() + self._router.cooldown_s
 
     def set_health(self, dep: Deployment, healthy: bool) -> None:
-        """Record a probe; a deployment that comes back starts with a clean slate."""
-        if healthy and not dep.healthy:
+        """Record a probe; a deployment that answers it starts with a clean slate.
+
+        A healthy probe also ends a cooldown: a cooldown is a guess that the deployment is
+        broken, and the probe is a direct answer.
+        """
+        if healthy:
             dep.failures = 0
             dep.cooldown_until = 0.0
         dep.healthy = healthy

@@ -20,8 +20,10 @@ from inferstack.gateway.call import ProxyCall
 from inferstack.gateway.guardrail import PiiGuardrail
 from inferstack.gateway.key_types import KeyRecord
 from inferstack.gateway.keys import KeyService
-from inferstack.gateway.limits import KeyLimits
+from inferstack.gateway.limits import Admission, KeyLimits
 from inferstack.gateway.proxy import Proxy
+from inferstack.gateway.reservation import prompt_estimate, worst_case
+from inferstack.gateway.settlement import Settlement
 
 __all__ = ["OpenAIHandler", "bearer_key", "read_body"]
 
@@ -68,16 +70,22 @@ class OpenAIHandler:
         keys: KeyService,
         limits: KeyLimits,
         proxy: Proxy,
+        settlement: Settlement,
         guardrail: PiiGuardrail | None,
         max_body_bytes: int,
+        default_output_tokens: int,
+        timeout_s: float,
     ) -> None:
         self._groups = set(groups)
         self._group_order = list(groups)
         self._keys = keys
         self._limits = limits
         self._proxy = proxy
+        self._settle = settlement
         self._guardrail = guardrail
         self._max_body = max_body_bytes
+        self._default_output_tokens = default_output_tokens
+        self._timeout_s = timeout_s
 
     async def models(self, request: Request) -> Response:
         """``GET /v1/models``: only the model groups the caller's key may use."""
@@ -92,7 +100,28 @@ class OpenAIHandler:
     async def proxy(self, request: Request, endpoint: str) -> Response:
         received_at = time.perf_counter()
         key = await self._keys.authenticate(bearer_key(request))
-        body, raw = self._parse(await read_body(request, self._max_body))
+        KeyService.check_budget(key)
+        # NOTE: key, RPM and parallel limits come before the body is read: a key at its limit
+        # costs the gateway no buffering, parsing or scanning.
+        admission = await self._limits.admit(key)
+        call: ProxyCall | None = None
+        try:
+            call = await self._prepare(request, endpoint, key, admission, received_at)
+        finally:
+            if call is None:
+                await self._settle.release(key, admission)
+        return await self._proxy.handle(call)
+
+    async def _prepare(
+        self,
+        request: Request,
+        endpoint: str,
+        key: KeyRecord,
+        admission: Admission,
+        received_at: float,
+    ) -> ProxyCall:
+        raw = await read_body(request, self._max_body)
+        body = self._parse(raw)
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise InvalidRequestError("'model' is required and must be a string", param="model")
@@ -101,8 +130,18 @@ class OpenAIHandler:
         options = body.get("stream_options")
         wants_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
         changed = self._guardrail.check_request(body) if self._guardrail is not None else False
-        KeyService.check_budget(key)
-        call = ProxyCall(
+        worst = worst_case(
+            endpoint,
+            body,
+            raw,
+            self._proxy.deployments(model, key),
+            default_output_tokens=self._default_output_tokens,
+            timeout_s=self._timeout_s,
+        )
+        await self._limits.reserve(
+            key, admission, worst.tokens, worst.cost, self._keys.spend_of(key)
+        )
+        return ProxyCall(
             request_id=request_id(request),
             endpoint=endpoint,
             body=body,
@@ -113,9 +152,9 @@ class OpenAIHandler:
             body_changed=changed,
             key=key,
             received_at=received_at,
+            admission=admission,
+            prompt_estimate=prompt_estimate(raw),
         )
-        call.held_slot = await self._limits.admit(key)
-        return await self._proxy.handle(call)
 
     def _check_model(self, key: KeyRecord, model: str) -> None:
         if model not in self._groups:
@@ -130,11 +169,33 @@ class OpenAIHandler:
             )
 
     @staticmethod
-    def _parse(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    def _parse(raw: bytes) -> dict[str, Any]:
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, object_pairs_hook=_unique_keys)
+        except _DuplicateKeyError as exc:
+            raise InvalidRequestError(
+                f"the request body repeats the key '{exc.key}'; send each field once",
+                param=exc.key,
+            ) from exc
         except ValueError as exc:
             raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from exc
         if not isinstance(body, dict):
             raise InvalidRequestError("the request body must be a JSON object")
-        return body, raw
+        return body
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse a JSON object that names a key twice: parsers disagree on which one wins, and the
+    gateway must authorize and bill exactly what the upstream will run."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise _DuplicateKeyError(name)
+        out[name] = value
+    return out

@@ -69,8 +69,10 @@ class KeyService:
         self._master = KeyRecord(key_id=None, is_master=True)
         self._cache_ttl_s = cache_ttl_s
         self._cache: dict[str, tuple[float, KeyRecord]] = {}
+        self._latest: dict[str, KeyRecord] = {}  # key id → the record loaded last
         # Spend counted here but not yet written by the usage recorder, per key id.
         self._pending: dict[str, float] = {}
+        self._written: dict[str, float] = {}  # spend the recorder has written, per key id
 
     # -- authentication -----------------------------------------------------------------
 
@@ -91,6 +93,8 @@ class KeyService:
         else:
             record = await self._load(digest)
             self._cache[digest] = (now, record)
+            if record.key_id is not None:
+                self._latest[record.key_id] = record
         if record.revoked:
             raise AuthenticationError("this API key has been revoked")
         if record.expires_at is not None and record.expires_at <= utcnow():
@@ -98,6 +102,7 @@ class KeyService:
         return record
 
     async def _load(self, digest: str) -> KeyRecord:
+        written_before = dict(self._written)
         async with self._db.session() as session:
             row = await session.scalar(select(VirtualKey).where(VirtualKey.key_hash == digest))
             if row is None:
@@ -115,8 +120,13 @@ class KeyService:
                 await session.commit()
                 await session.refresh(row)
             record = _record(row)
-            record.spend += self._pending.get(row.id, 0.0)
-            return record
+        # NOTE: after the session has closed (its exit awaits): no spend may be added between
+        # this sum and the caller using the record. Spend written while the row was being read
+        # may be missing from the row and already gone from pending: count it (at worst twice,
+        # never not at all).
+        during = self._written.get(record.key_id, 0.0) - written_before.get(record.key_id, 0.0)
+        record.spend += self._pending.get(record.key_id, 0.0) + during
+        return record
 
     @staticmethod
     def check_budget(record: KeyRecord) -> None:
@@ -132,18 +142,28 @@ class KeyService:
                 code="budget_exceeded",
             )
 
+    def spend_of(self, record: KeyRecord) -> float:
+        """The key's spend as this replica knows it now, settled calls included (``record``
+        may be a snapshot taken before some of them)."""
+        latest = self._latest.get(record.key_id) if record.key_id is not None else None
+        return max(record.spend, latest.spend) if latest is not None else record.spend
+
     def add_spend(self, key_id: str | None, cost: float) -> None:
         """Count ``cost`` against cached records now (the database follows in the background)."""
         if key_id is None or cost <= 0:
             return
         self._pending[key_id] = self._pending.get(key_id, 0.0) + cost
+        latest = self._latest.get(key_id)
+        if latest is not None:
+            latest.spend += cost
         for _, record in self._cache.values():
-            if record.key_id == key_id:
+            if record.key_id == key_id and record is not latest:
                 record.spend += cost
 
     def spend_written(self, spend: dict[str, float]) -> None:
         """The recorder committed ``spend`` to the database: it is no longer pending."""
         for key_id, cost in spend.items():
+            self._written[key_id] = self._written.get(key_id, 0.0) + cost
             left = self._pending.get(key_id, 0.0) - cost
             if left > 1e-12:
                 self._pending[key_id] = left

@@ -22,6 +22,7 @@ from inferstack.gateway.cache import ResponseCache, cache_key, is_cacheable
 from inferstack.gateway.call import ProxyCall
 from inferstack.gateway.deployments import Deployment, DeploymentPool
 from inferstack.gateway.guardrail import PiiGuardrail
+from inferstack.gateway.key_types import KeyRecord
 from inferstack.gateway.routing import RoutingStrategy
 from inferstack.gateway.settings import RouterSettings
 from inferstack.gateway.settlement import Settlement
@@ -43,6 +44,7 @@ class _Failed:
     content: bytes = b""
     content_type: str = "application/json"
     retry_after: float | None = None
+    retryable: bool = True  # False once the upstream may have run the request to its end
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -50,6 +52,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(response.headers["retry-after"])
     except (KeyError, ValueError):
         return None
+
+
+def _usage_of(content: bytes) -> Usage:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return Usage()
+    return Usage.from_openai(data.get("usage")) if isinstance(data, dict) else Usage()
 
 
 class Proxy:
@@ -63,6 +73,7 @@ class Proxy:
         settlement: Settlement,
         guardrail: PiiGuardrail | None,
         cache: ResponseCache | None,
+        cache_shared: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._router = router
@@ -72,6 +83,7 @@ class Proxy:
         self._settle = settlement
         self._guardrail = guardrail
         self._cache = cache
+        self._cache_shared = cache_shared
         self._sleep = sleep
 
     async def handle(self, call: ProxyCall) -> Response:
@@ -79,9 +91,11 @@ class Proxy:
         streaming = False
         try:
             if self._cache is not None and is_cacheable(call.endpoint, call.body):
-                hit = await self._cache.get(cache_key(call.endpoint, call.body))
+                hit = await self._cache.get(self._cache_key(call))
                 if hit is not None:
-                    await self._settle.done(call, None, Usage(), 200, cache_hit=True)
+                    # a hit costs nothing upstream but still counts toward the key's TPM
+                    usage = _usage_of(hit)
+                    await self._settle.done(call, None, usage, 200, cache_hit=True)
                     return Response(
                         hit, media_type="application/json", headers={"x-inferstack-cache": "hit"}
                     )
@@ -95,10 +109,28 @@ class Proxy:
             if not streaming and not call.done:  # cancelled: the client went away
                 await self._settle.done(call, None, Usage(), 499)
 
+    def _cache_key(self, call: ProxyCall) -> str:
+        # NOTE: scoped by key unless the operator shares the cache: otherwise one tenant would
+        # read another's answers (and learn what they asked).
+        scope = "shared" if self._cache_shared else (call.key.key_id or "master")
+        return cache_key(call.endpoint, call.body, scope=scope)
+
+    def _groups(self, group: str, key: KeyRecord) -> list[str]:
+        """``group``, then its fallbacks that ``key`` may use (never one it may not)."""
+        fallbacks = self._router.fallbacks.get(group, [])
+        return [group, *(g for g in fallbacks if key.allows(g))]
+
+    def deployments(self, group: str, key: KeyRecord) -> list[Deployment]:
+        """Every deployment a call to ``group`` with ``key`` may end up on."""
+        return [dep for g in self._groups(group, key) for dep in self._pool.groups.get(g, [])]
+
     async def _route(self, call: ProxyCall) -> Response:
-        groups = [call.model_group, *self._router.fallbacks.get(call.model_group, [])]
         failure: _Failed | None = None
-        for group in groups:
+        # 5xx answers not yet blamed on anyone: if another deployment then answers the same
+        # request, they were the deployment's fault; if a second one fails the same way, the
+        # request's own (it stops there, and no deployment is cooled down for it).
+        suspects: list[tuple[Deployment, _Failed]] = []
+        for group in self._groups(call.model_group, call.key):
             tried: set[str] = set()
             for attempt in range(self._router.num_retries + 1):
                 candidates = self._pool.candidates(group, tried) or self._pool.candidates(group)
@@ -112,9 +144,11 @@ class Proxy:
                 tried.add(dep.id)
                 result = await self._attempt(call, dep)
                 if isinstance(result, Response):
+                    for suspect, _ in suspects:
+                        if suspect is not dep:
+                            self._pool.failed(suspect)
                     return result
                 failure = result
-                self._pool.failed(dep)
                 self._settle.metrics.upstream_errors.labels(dep.id, result.kind).inc()
                 logger.warning(
                     "%s: attempt %d on %s failed: %s",
@@ -123,7 +157,18 @@ class Proxy:
                     dep.id,
                     result.error.message,
                 )
+                if result.kind in ("connection", "timeout"):
+                    self._pool.failed(dep)
+                elif result.status is not None and result.status >= 500:
+                    if any(seen.status == result.status for _, seen in suspects):
+                        return await self._give_up(call, result)
+                    suspects.append((dep, result))
+                if not result.retryable:
+                    return await self._give_up(call, result)
         assert failure is not None
+        return await self._give_up(call, failure)
+
+    async def _give_up(self, call: ProxyCall, failure: _Failed) -> Response:
         if failure.status is not None:  # the upstream's own error answer, passed on as is
             await self._settle.done(call, None, Usage(), failure.status)
             return Response(failure.content, failure.status, media_type=failure.content_type)
@@ -187,15 +232,29 @@ class Proxy:
                 if response.status_code >= 400 or not call.stream:
                     await response.aread()
                     await response.aclose()
+        except httpx.ConnectTimeout as exc:  # nothing was sent: safe to try elsewhere
+            self._pool.finished(dep)
+            return _Failed(
+                "connection",
+                UpstreamError(
+                    f"upstream {dep.id} unreachable: {exc!r}", code="upstream_unreachable"
+                ),
+            )
         except (httpx.TimeoutException, TimeoutError):
             self._pool.finished(dep)
+            # NOTE: not retried: the upstream ran the request for the whole timeout, and a
+            # replay on every deployment would multiply that (and the caller's wait).
             return _Failed(
                 "timeout",
                 UpstreamError(
                     f"upstream {dep.id} did not answer within {timeout_s:g}s",
                     code="upstream_timeout",
                 ),
+                retryable=False,
             )
+        except asyncio.CancelledError:  # the client went away: the in-flight count must not leak
+            self._pool.finished(dep)
+            raise
         except httpx.TransportError as exc:
             self._pool.finished(dep)
             return _Failed(
@@ -251,7 +310,7 @@ class Proxy:
         self._pool.finished(dep, usage.total)
         self._pool.succeeded(dep, elapsed)
         if self._cache is not None and is_cacheable(call.endpoint, call.body):
-            await self._cache.set(cache_key(call.endpoint, call.body), content)
+            await self._cache.set(self._cache_key(call), content)
         await self._settle.done(call, dep, usage, response.status_code, upstream_s=elapsed)
         return Response(
             content,
@@ -267,6 +326,9 @@ class Proxy:
         # Decide the response shape from the first chunk: until it arrives, a retry is safe.
         try:
             first = await anext(chunks, b"")
+        except asyncio.CancelledError:
+            self._pool.finished(dep)
+            raise
         except httpx.HTTPError as exc:
             await response.aclose()
             self._pool.finished(dep)
@@ -298,7 +360,9 @@ class Proxy:
             if self._guardrail and self._guardrail.settings.on_output
             else None,
             on_close=settle,
+            spawn=self._settle.shielded,
             deployment=dep.id,
+            prompt_estimate=call.prompt_estimate,
         )
         return RelayResponse(
             relay, headers={"x-inferstack-deployment": dep.id, "cache-control": "no-cache"}

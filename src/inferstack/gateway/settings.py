@@ -107,9 +107,16 @@ class RouterSettings(_Strict):
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request upstream timeout")
     connect_timeout_s: float = Field(default=5.0, gt=0, description="Upstream connect timeout")
     allowed_fails: int = Field(
-        default=1, ge=1, description="Consecutive failures before a deployment cools down"
+        default=3,
+        ge=1,
+        description="Consecutive upstream faults (connect errors, timeouts, 5xx that another "
+        "deployment does not repeat for the same request) before a deployment cools down",
     )
-    cooldown_s: float = Field(default=30.0, ge=0, description="How long a failing deployment rests")
+    cooldown_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a failing deployment rests; a healthy probe ends it sooner",
+    )
     fallbacks: dict[str, list[str]] = Field(
         default_factory=dict, description="Model group → groups tried when it fails"
     )
@@ -131,6 +138,13 @@ class CacheSettings(_Strict):
     backend: Literal["memory", "redis"] = Field(default="memory", description="Where entries live")
     ttl_s: float = Field(default=300.0, gt=0, description="Entry lifetime")
     max_entries: int = Field(default=10_000, gt=0, description="Memory backend capacity (LRU)")
+    max_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="Memory backend capacity in bytes (LRU)"
+    )
+    shared: bool = Field(
+        default=False,
+        description="Share entries across keys; by default each key only sees its own answers",
+    )
 
 
 class GuardrailSettings(_Strict):
@@ -176,6 +190,18 @@ class GatewaySettings(Settings):
     )
     key_cache_ttl_s: float = Field(
         default=2.0, ge=0, description="How long a replica trusts a looked-up virtual key"
+    )
+    default_output_tokens: int = Field(
+        default=1024,
+        gt=0,
+        description="Output tokens reserved against TPM and budget for a request that sets no "
+        "max_tokens (it is settled for what it really used)",
+    )
+    lease_ttl_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Lifetime of a request's parallel-slot and budget lease: one whose release "
+        "was lost (a replica killed) frees itself after this",
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="CORS origins; none by default"

@@ -1,17 +1,29 @@
-"""Settling a finished call: record usage and cost, update spend, free limits, count metrics."""
+"""Settling a finished call: record usage and cost, update spend, free limits, count metrics.
+
+The limit bookkeeping runs in its own task, shielded from the request's cancellation: a client
+that goes away mid-request cancels the request's task, and a settlement cancelled halfway would
+leak a parallel slot or a budget reservation.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from inferstack.gateway.call import ProxyCall
 from inferstack.gateway.deployments import Deployment
+from inferstack.gateway.key_types import KeyRecord
 from inferstack.gateway.keys import KeyService
-from inferstack.gateway.limits import KeyLimits
+from inferstack.gateway.limits import Admission, KeyLimits
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.usage import Usage, UsageEntry, UsageRecorder, request_cost
 
 __all__ = ["Settlement"]
+
+# A client that disconnects is still charged for what the upstream did for it.
+_CHARGED = {499}
 
 
 class Settlement:
@@ -27,6 +39,23 @@ class Settlement:
         self._limits = limits
         self._recorder = recorder
         self.metrics = metrics
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def shielded(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` to its end even if the caller is cancelled meanwhile."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+
+    async def drain(self) -> None:
+        """Wait for every settlement still running (on shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def release(self, key: KeyRecord, admission: Admission) -> None:
+        """Give back what a call refused before it was proxied holds."""
+        await self.shielded(self._limits.settle(key, admission, 0, 0.0))
 
     def overhead(self, call: ProxyCall, sent_at: float) -> None:
         """Observe the time the gateway spent before the first upstream attempt went out."""
@@ -50,8 +79,8 @@ class Settlement:
             return
         call.done = True
         latency_s = time.perf_counter() - call.received_at
-        ok = 200 <= status < 300
-        cost = request_cost(dep.config, usage, upstream_s) if dep is not None and ok else 0.0
+        charged = 200 <= status < 300 or status in _CHARGED
+        cost = request_cost(dep.config, usage, upstream_s) if dep is not None and charged else 0.0
         self._keys.add_spend(call.key.key_id, cost)
         self._recorder.record(
             UsageEntry(
@@ -67,6 +96,7 @@ class Settlement:
                 status_code=status,
                 stream=call.stream,
                 cache_hit=cache_hit,
+                lease_id=call.admission.lease_id if call.admission.budget else None,
             )
         )
         m = self.metrics
@@ -78,4 +108,10 @@ class Settlement:
             m.tokens.labels(call.model_group, "completion").inc(usage.completion_tokens)
         if cost:
             m.spend.labels(call.model_group).inc(cost)
-        await self._limits.done(call.key, usage.total, held_slot=call.held_slot)
+        await self.shielded(self._limits.settle(call.key, call.admission, usage.total, cost))
+
+    async def written(self, entries: list[UsageEntry]) -> None:
+        """The recorder wrote ``entries``: their costs are now in every replica's view."""
+        for entry in entries:
+            if entry.lease_id is not None and entry.key_id is not None and entry.cost > 0:
+                await self._limits.written(entry.key_id, entry.lease_id, entry.cost)

@@ -2,14 +2,16 @@
 
 Each upstream chunk becomes one write to the client as soon as it arrives; only an event cut
 in half by the network waits for its end. The relay reads the final usage chunk (which the
-gateway asks for) and drops it again when the client did not ask for it.
+gateway always asks for) and drops it again when the client did not ask for it. A client that
+goes away before that chunk is charged for what was relayed: one token per content event, the
+prompt estimated from its size, and the upstream time so far.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -37,7 +39,9 @@ class Relay:
         strip_usage: bool,
         guardrail: PiiGuardrail | None,
         on_close: Callable[[Relay], Awaitable[None]],
+        spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]],
         deployment: str,
+        prompt_estimate: int = 0,
     ) -> None:
         self._response = response
         self._chunks = chunks
@@ -45,8 +49,12 @@ class Relay:
         self._strip_usage = strip_usage
         self._guardrail = guardrail
         self._on_close = on_close
+        self._spawn = spawn
         self._deployment = deployment
+        self._prompt_estimate = prompt_estimate
         self._closed = False
+        self._usage_seen = False
+        self.relayed = 0  # content events passed to the client
         self.usage = Usage()
         self.status = 499  # until the stream ends normally: the client went away
         self.ended_at: float | None = None
@@ -83,6 +91,7 @@ class Relay:
 
     def _filter(self, events: bytes) -> bytes:
         if b'"usage"' not in events and self._guardrail is None:
+            self.relayed += events.count(b"data:") - events.count(b"data: [DONE]")
             return events
         kept: list[bytes] = []
         for event in events.split(b"\n\n")[:-1]:
@@ -103,23 +112,38 @@ class Relay:
             return event
         if not isinstance(data, dict):
             return event
+        changed = False
         if data.get("usage"):
             self.usage = Usage.from_openai(data["usage"])
-            if self._strip_usage and not data.get("choices"):
-                return b""
+            self._usage_seen = True
+            if self._strip_usage:
+                if not data.get("choices"):
+                    return b""
+                del data["usage"]
+                changed = True
+        if data.get("choices"):
+            self.relayed += 1
         if self._guardrail is not None and self._guardrail.check_response(data):
-            return b"data: " + json.dumps(data).encode()
-        return event
+            changed = True
+        return b"data: " + json.dumps(data).encode() if changed else event
 
     async def close(self) -> None:
-        """Close the upstream response and settle the call; safe to call more than once."""
+        """Close the upstream response and settle the call; safe to call more than once.
+
+        Runs shielded (``spawn``): it is usually reached through a cancelled request.
+        """
         if self._closed:
             return
         self._closed = True
         self.ended_at = time.perf_counter()
+        await self._spawn(self._finish())
+
+    async def _finish(self) -> None:
         try:
             await self._response.aclose()
         finally:
+            if not self._usage_seen and self.relayed:
+                self.usage = Usage(self._prompt_estimate, self.relayed)
             await self._on_close(self)
 
 

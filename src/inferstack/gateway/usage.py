@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,6 +66,7 @@ class UsageEntry:
     status_code: int
     stream: bool = False
     cache_hit: bool = False
+    lease_id: str | None = None  # the budget lease this cost holds until it is written
     created_at: datetime = field(default_factory=utcnow)
 
 
@@ -84,6 +85,8 @@ class UsageRecorder:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[UsageEntry] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # Called with each batch once it is committed (the budget leases it held shrink).
+        self.after_write: Callable[[list[UsageEntry]], Awaitable[None]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gateway-usage-recorder")
@@ -115,6 +118,8 @@ class UsageRecorder:
             else:
                 if self._on_written is not None:
                     self._on_written(spend)
+                if self.after_write is not None:
+                    await self.after_write(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
