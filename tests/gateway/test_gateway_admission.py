@@ -143,3 +143,21 @@ async def test_limits_are_checked_before_the_body_is_read(gateway) -> None:
     )
     assert response.status_code == 429
     assert read == []  # refused without reading a byte of the body
+
+
+async def test_unknown_keys_are_remembered_not_queried_each_time(gateway) -> None:
+    from sqlalchemy import event
+
+    queries: list[str] = []
+    engine = gateway.gw.db.engine.sync_engine
+    listener = lambda *args: queries.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for _ in range(50):
+            refused = await gateway.chat("sk-made-up-key")
+            assert refused.status_code == 401
+        assert len([q for q in queries if "virtual_keys" in q]) == 1
+        key = await gateway.new_key()  # a new key is never mistaken for an unknown one
+        assert (await gateway.chat(key)).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)

@@ -47,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
         path = settings.resolved_master_key_file()
         master_key, created = ensure_master_key(path)
         if created:
-            # Shown once, on the terminal of whoever started the gateway; never logged again.
-            print(
-                f"gateway master key (shown once, stored in {path}):\n  {master_key}",
-                file=sys.stderr,
-                flush=True,
-            )
+            # NOTE: shown once, and only on a terminal: when stderr is a file (a log, a pod's
+            # stdout) the key would be written to it, so only the key file is named there.
+            if sys.stderr.isatty():
+                notice = f"gateway master key (shown once, stored in {path}):\n  {master_key}"
+            else:
+                notice = f"generated a gateway master key in {path} (mode 0600)"
+            print(notice, file=sys.stderr, flush=True)
     app = build_gateway_app(settings, master_key=master_key)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     return 0

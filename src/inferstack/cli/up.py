@@ -4,7 +4,6 @@ or Ray Serve) behind the gateway — recorded in ``STATE_DIR/stack.json``."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -37,7 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=default_state_dir(),
         help="where stack.json, keys, the gateway database and logs go (default: ~/.inferstack)",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the gateway binds (default: 127.0.0.1); the model servers, which take no "
+        "key, always stay on 127.0.0.1",
+    )
     p.add_argument("--chat-model", default="default", help="chat model (default: default)")
     p.add_argument(
         "--embedding-model",
@@ -118,8 +122,23 @@ def _wait_ready(process: Process, url: str, timeout: float) -> dict[str, Any]:
     raise SystemExit(f"{process.name} not ready after {timeout:.0f} s; see {process.log}")
 
 
+_LOOPBACK = "127.0.0.1"
+
+
+def server_host(args: argparse.Namespace) -> str:
+    """Where the model servers listen: behind the gateway always loopback, because they take
+    no key; ``--host`` then only moves the gateway. Without the gateway, only loopback."""
+    if args.no_gateway and args.host != _LOOPBACK:
+        raise SystemExit(
+            f"--host {args.host} with --no-gateway would put keyless model servers on the "
+            "network; run the gateway in front of them (drop --no-gateway)"
+        )
+    return _LOOPBACK
+
+
 def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str, Any]]:
     """Start the model servers; return name → {url, base_url, model}."""
+    host = server_host(args)
     wanted = {"chat": (args.chat_model, args.chat_port, "llamacpp")}
     if args.embedding_model != "none":
         wanted["embeddings"] = (args.embedding_model, args.embedding_port, "embeddings")
@@ -128,7 +147,7 @@ def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str
 
         config = local_serve_config(
             wanted,
-            host=args.host,
+            host=host,
             port=args.chat_port,
             parallel=args.parallel,
             ctx_size=args.ctx_size,
@@ -136,20 +155,20 @@ def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str
         path = write_config(config, args.state_dir / "serve.yaml")
         process = stack.start("ray-serve", ["serve", "--ray", str(path)])
         urls = {
-            name: f"http://{args.host}:{args.chat_port}{app['route_prefix'].rstrip('/')}"
+            name: f"http://{host}:{args.chat_port}{app['route_prefix'].rstrip('/')}"
             for name, app in zip(wanted, config["applications"], strict=True)
         }
         procs = dict.fromkeys(wanted, process)
     else:
         urls, procs = {}, {}
         for name, (model, port, _engine) in wanted.items():
-            argv = ["serve", "--model", model, "--host", args.host, "--port", str(port)]
+            argv = ["serve", "--model", model, "--host", host, "--port", str(port)]
             if name == "chat" and args.parallel:
                 argv += ["--parallel", str(args.parallel)]
             if name == "chat" and args.ctx_size:
                 argv += ["--ctx-size", str(args.ctx_size)]
             procs[name] = stack.start(name, argv)
-            urls[name] = f"http://{args.host}:{port}"
+            urls[name] = f"http://{host}:{port}"
     record = {}
     for name, url in urls.items():
         ready = _wait_ready(procs[name], f"{url}/ready", args.ready_timeout)
@@ -170,12 +189,14 @@ def _gateway(
     import httpx
     import yaml
 
+    from inferstack.cli.stack import write_private
+
     groups = {
         info["model"]: {"deployments": [{"api_base": info["base_url"], "model": info["model"]}]}
         for info in servers.values()
     }
     config = args.state_dir / "gateway.yaml"
-    config.write_text(yaml.safe_dump({"model_groups": groups}))
+    write_private(config, yaml.safe_dump({"model_groups": groups}))
     process = stack.start(
         "gateway",
         [
@@ -202,8 +223,7 @@ def _gateway(
     )
     r.raise_for_status()
     key_file = args.state_dir / "api_key"
-    key_file.write_text(r.json()["key"] + "\n")
-    os.chmod(key_file, 0o600)
+    write_private(key_file, r.json()["key"] + "\n")
     return {
         "url": url,
         "base_url": f"{url}/v1",

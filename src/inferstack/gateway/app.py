@@ -112,7 +112,10 @@ def _build(
 ) -> Gateway:
     db = Database(settings.resolved_database_url())
     key_service = KeyService(
-        db, master_key or _master_key(settings), cache_ttl_s=settings.key_cache_ttl_s
+        db,
+        master_key or _master_key(settings),
+        cache_ttl_s=settings.key_cache_ttl_s,
+        unknown_ttl_s=settings.unknown_key_cache_ttl_s,
     )
     redis = _redis(settings, redis)
     counters: Counters = RedisCounters(redis) if redis is not None else MemoryCounters()

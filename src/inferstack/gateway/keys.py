@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -63,8 +64,21 @@ def _record(row: VirtualKey) -> KeyRecord:
 class KeyService:
     """Keys in the database, with a short per-replica cache so auth costs no query per call."""
 
-    def __init__(self, db: Database, master_key: str, *, cache_ttl_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        master_key: str,
+        *,
+        cache_ttl_s: float = 2.0,
+        unknown_ttl_s: float = 5.0,
+        unknown_max: int = 10_000,
+    ) -> None:
         self._db = db
+        # Digests of keys the database did not know, and until when that answer holds: a flood
+        # of made-up keys costs one query per key per ``unknown_ttl_s``, not one per request.
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._unknown_ttl_s = unknown_ttl_s
+        self._unknown_max = unknown_max
         self._master_key = master_key
         self._master = KeyRecord(key_id=None, is_master=True)
         self._cache_ttl_s = cache_ttl_s
@@ -91,7 +105,13 @@ class KeyService:
         if cached is not None and now - cached[0] < self._cache_ttl_s:
             record = cached[1]
         else:
-            record = await self._load(digest)
+            if self._unknown.get(digest, 0.0) > now:
+                raise AuthenticationError("invalid API key")
+            try:
+                record = await self._load(digest)
+            except AuthenticationError:
+                self._remember_unknown(digest, now)
+                raise
             self._cache[digest] = (now, record)
             if record.key_id is not None:
                 self._latest[record.key_id] = record
@@ -100,6 +120,14 @@ class KeyService:
         if record.expires_at is not None and record.expires_at <= utcnow():
             raise AuthenticationError("this API key has expired")
         return record
+
+    def _remember_unknown(self, digest: str, now: float) -> None:
+        if self._unknown_ttl_s <= 0:
+            return
+        self._unknown[digest] = now + self._unknown_ttl_s
+        self._unknown.move_to_end(digest)
+        while len(self._unknown) > self._unknown_max:
+            self._unknown.popitem(last=False)
 
     async def _load(self, digest: str) -> KeyRecord:
         written_before = dict(self._written)
@@ -200,6 +228,7 @@ class KeyService:
         async with self._db.session() as session:
             session.add(row)
             await session.commit()
+        self._unknown.pop(row.key_hash, None)
         return secret, _info(row)
 
     async def _row(self, session: Any, key_id: str | None, key: str | None) -> VirtualKey:

@@ -191,6 +191,12 @@ class GatewaySettings(Settings):
     key_cache_ttl_s: float = Field(
         default=2.0, ge=0, description="How long a replica trusts a looked-up virtual key"
     )
+    unknown_key_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a replica remembers that a presented key does not exist (so a "
+        "flood of made-up keys is not one database query each)",
+    )
     default_output_tokens: int = Field(
         default=1024,
         gt=0,
