@@ -25,6 +25,7 @@ __all__ = [
     "RenderedChat",
     "SamplingParams",
     "StructuredOutput",
+    "Timings",
     "Usage",
 ]
 
@@ -89,13 +90,26 @@ class Usage:
 
 
 @dataclass(slots=True)
+class Timings:
+    """When a generation's phases happened (``time.time_ns()``, wall clock), for traces: queued
+    until ``admitted`` to a slot, prefill until ``first_token``, decode until ``finished``."""
+
+    queued_ns: int
+    admitted_ns: int | None = None
+    first_token_ns: int | None = None
+    finished_ns: int | None = None
+
+
+@dataclass(slots=True)
 class Delta:
-    """A piece of a generation. The last delta has ``finish_reason`` and ``usage`` set."""
+    """A piece of a generation. The last delta has ``finish_reason`` and ``usage`` set (and
+    ``timings``, from engines that measure them)."""
 
     text: str = ""
     token_ids: list[int] = field(default_factory=list)
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    timings: Timings | None = None
 
 
 @dataclass(slots=True)

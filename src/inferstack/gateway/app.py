@@ -35,7 +35,11 @@ from inferstack.gateway.routing import make_strategy
 from inferstack.gateway.settings import GatewaySettings
 from inferstack.gateway.settlement import Settlement
 from inferstack.gateway.spend import SpendReports
+from inferstack.gateway.tracing import GatewayTracer
 from inferstack.gateway.usage import UsageRecorder
+from inferstack.telemetry.asgi import TracingMiddleware
+from inferstack.telemetry.settings import TelemetrySettings
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["Gateway", "build_gateway_app"]
 
@@ -58,7 +62,9 @@ class Gateway:
     counters: Counters
     client: httpx.AsyncClient
     settlement: Settlement
+    telemetry: Telemetry
     redis: Any = None
+    own_telemetry: bool = False
 
     async def start(self) -> None:
         await self.db.migrate()
@@ -72,6 +78,8 @@ class Gateway:
         await self.client.aclose()
         await self.counters.close()
         await self.db.close()
+        if self.own_telemetry:
+            self.telemetry.shutdown()
 
 
 def _master_key(settings: GatewaySettings) -> str:
@@ -109,7 +117,13 @@ def _build(
     redis: Any,
     rng: random.Random | None,
     sleep: Callable[[float], Awaitable[None]],
+    telemetry: Telemetry | None,
 ) -> Gateway:
+    own_telemetry = telemetry is None
+    tel = telemetry or Telemetry.from_settings(
+        TelemetrySettings(), service_name="inferstack-gateway"
+    )
+    tracer = GatewayTracer(tel)
     db = Database(settings.resolved_database_url())
     key_service = KeyService(
         db,
@@ -127,8 +141,10 @@ def _build(
         timeout=httpx.Timeout(settings.router.timeout_s, connect=settings.router.connect_timeout_s),
     )
     pool = DeploymentPool(settings)
-    metrics = GatewayMetrics()
-    recorder = UsageRecorder(db, on_written=key_service.spend_written)
+    metrics = GatewayMetrics(tel)
+    recorder = UsageRecorder(
+        db, on_written=key_service.spend_written, on_failed=metrics.usage_write_errors.inc
+    )
     guardrail = PiiGuardrail(settings.guardrail) if settings.guardrail.enabled else None
     limits = KeyLimits(
         counters,
@@ -136,7 +152,9 @@ def _build(
         settled_ttl_s=settings.key_cache_ttl_s + 5.0,
         shared=redis is not None,
     )
-    settlement = Settlement(keys=key_service, limits=limits, recorder=recorder, metrics=metrics)
+    settlement = Settlement(
+        keys=key_service, limits=limits, recorder=recorder, metrics=metrics, tracer=tracer
+    )
     recorder.after_write = settlement.written
     proxy = Proxy(
         router=settings.router,
@@ -148,6 +166,7 @@ def _build(
         cache=_cache(settings, redis),
         cache_shared=settings.cache.shared,
         sleep=sleep,
+        tracer=tracer,
     )
     handler = OpenAIHandler(
         groups=list(settings.model_groups),
@@ -157,6 +176,7 @@ def _build(
         settlement=settlement,
         guardrail=guardrail,
         max_body_bytes=settings.max_body_bytes,
+        tracer=tracer,
         default_output_tokens=settings.default_output_tokens,
         timeout_s=settings.router.timeout_s,
     )
@@ -173,7 +193,9 @@ def _build(
         counters=counters,
         client=client,
         settlement=settlement,
+        telemetry=tel,
         redis=redis,
+        own_telemetry=own_telemetry,
     )
 
 
@@ -208,16 +230,25 @@ def build_gateway_app(
     redis: Any = None,
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """Build the gateway ASGI app.
 
     ``master_key`` overrides the settings' key (else the key file is read or created);
     ``transport`` replaces the upstream HTTP transport (tests use ``httpx.MockTransport``);
     ``redis`` is a ``redis.asyncio`` client (else one is made from ``settings.redis_url``).
+    ``telemetry`` defaults to tracing as :class:`TelemetrySettings` and the ``OTEL_*``
+    variables say (off unless configured).
     The database schema is migrated when the app starts (its lifespan).
     """
     gw = _build(
-        settings, master_key=master_key, transport=transport, redis=redis, rng=rng, sleep=sleep
+        settings,
+        master_key=master_key,
+        transport=transport,
+        redis=redis,
+        rng=rng,
+        sleep=sleep,
+        telemetry=telemetry,
     )
 
     @asynccontextmanager
@@ -242,6 +273,8 @@ def build_gateway_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    openai_routes = {getattr(r, "path", "") for r in openai.router.routes}
+    app.add_middleware(TracingMiddleware, telemetry=gw.telemetry, routes=openai_routes)
     # NOTE: added last so it is outermost: every response, errors included, carries the id.
     app.add_middleware(RequestIdMiddleware)
     return app

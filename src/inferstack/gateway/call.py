@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import Span
+
 from inferstack.gateway.key_types import KeyRecord
 from inferstack.gateway.limits import Admission
 
@@ -27,3 +29,5 @@ class ProxyCall:
     prompt_estimate: int = 0  # prompt tokens charged if the upstream's usage never arrives
     done: bool = False  # usage recorded and limits released
     overhead_seen: bool = False  # gateway overhead observed (first attempt only)
+    span: Span | None = None  # the GenAI call span, ended when the call is settled
+    attempts: int = 0  # upstream attempts so far

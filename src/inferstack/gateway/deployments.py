@@ -131,6 +131,10 @@ class DeploymentPool:
         if dep.failures >= self._router.allowed_fails and self._router.cooldown_s > 0:
             dep.cooldown_until = self._clock() + self._router.cooldown_s
 
+    def cooling_down(self, dep: Deployment) -> bool:
+        """Whether ``dep`` rests after failures right now."""
+        return dep.cooldown_until > self._clock()
+
     def set_health(self, dep: Deployment, healthy: bool) -> None:
         """Record a probe; a deployment that answers it starts with a clean slate.
 

@@ -24,6 +24,9 @@ from inferstack.gateway.limits import Admission, KeyLimits
 from inferstack.gateway.proxy import Proxy
 from inferstack.gateway.reservation import prompt_estimate, worst_case
 from inferstack.gateway.settlement import Settlement
+from inferstack.gateway.tracing import GatewayTracer
+from inferstack.telemetry.semconv import Attr
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["OpenAIHandler", "bearer_key", "read_body"]
 
@@ -75,6 +78,7 @@ class OpenAIHandler:
         max_body_bytes: int,
         default_output_tokens: int,
         timeout_s: float,
+        tracer: GatewayTracer | None = None,
     ) -> None:
         self._groups = set(groups)
         self._group_order = list(groups)
@@ -86,6 +90,7 @@ class OpenAIHandler:
         self._max_body = max_body_bytes
         self._default_output_tokens = default_output_tokens
         self._timeout_s = timeout_s
+        self._tracer = tracer or GatewayTracer(Telemetry.disabled())
 
     async def models(self, request: Request) -> Response:
         """``GET /v1/models``: only the model groups the caller's key may use."""
@@ -99,7 +104,8 @@ class OpenAIHandler:
 
     async def proxy(self, request: Request, endpoint: str) -> Response:
         received_at = time.perf_counter()
-        key = await self._keys.authenticate(bearer_key(request))
+        with self._tracer.step("auth"):
+            key = await self._keys.authenticate(bearer_key(request))
         KeyService.check_budget(key)
         # NOTE: key, RPM and parallel limits come before the body is read: a key at its limit
         # costs the gateway no buffering, parsing or scanning.
@@ -110,7 +116,9 @@ class OpenAIHandler:
         finally:
             if call is None:
                 await self._settle.release(key, admission)
-        return await self._proxy.handle(call)
+        call.span = self._tracer.start_call(call)
+        with self._tracer.within(call.span):
+            return await self._proxy.handle(call)
 
     async def _prepare(
         self,
@@ -129,7 +137,11 @@ class OpenAIHandler:
         stream = body.get("stream") is True and endpoint != "/embeddings"
         options = body.get("stream_options")
         wants_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
-        changed = self._guardrail.check_request(body) if self._guardrail is not None else False
+        changed = False
+        if self._guardrail is not None:
+            with self._tracer.step("guardrail input") as span:
+                changed = self._guardrail.check_request(body)
+                span.set_attribute(Attr.GUARDRAIL_CHANGED, changed)
         worst = worst_case(
             endpoint,
             body,

@@ -121,6 +121,9 @@ class KeyRecord:
     tpm_limit: int | None = None
     max_parallel_requests: int | None = None
     revoked: bool = False
+    alias: str | None = None
+    record_content: bool = False
+    """Traces carry this key's prompts and completions (``metadata.record_content``)."""
 
     def allows(self, model_group: str) -> bool:
         return self.is_master or not self.models or model_group in self.models

@@ -58,6 +58,8 @@ def _record(row: VirtualKey) -> KeyRecord:
         tpm_limit=row.tpm_limit,
         max_parallel_requests=row.max_parallel_requests,
         revoked=row.revoked,
+        alias=row.alias,
+        record_content=(row.metadata_ or {}).get("record_content") is True,
     )
 
 

@@ -1,60 +1,39 @@
-"""Prometheus metrics of one gateway app (its own registry: no process-wide globals)."""
+"""Prometheus metrics of one gateway app (its own registry: no process-wide globals).
+
+Names, labels and buckets come from :mod:`inferstack.telemetry.metrics`.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from inferstack.telemetry.metrics import GatewayNames as N
+from inferstack.telemetry.metrics import TracingCollector
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["GatewayMetrics"]
 
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-_OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
-
 
 class GatewayMetrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.requests = Counter(
-            "inferstack_gateway_requests_total",
-            "Requests answered by the gateway",
-            ["endpoint", "model_group", "status"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            "inferstack_gateway_request_duration_seconds",
-            "Request latency seen by clients (streams: until the last byte)",
-            ["endpoint", "model_group"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.overhead = Histogram(
-            "inferstack_gateway_overhead_seconds",
-            "Time spent in the gateway itself before the upstream answered (auth, limits, routing)",
-            ["endpoint"],
-            buckets=_OVERHEAD_BUCKETS,
-            registry=r,
-        )
-        self.upstream_errors = Counter(
-            "inferstack_gateway_upstream_errors_total",
-            "Failed upstream attempts (connection errors, timeouts, 5xx, 429)",
-            ["deployment", "kind"],
-            registry=r,
-        )
-        self.tokens = Counter(
-            "inferstack_gateway_tokens_total",
-            "Tokens through the gateway",
-            ["model_group", "kind"],
-            registry=r,
-        )
-        self.spend = Counter(
-            "inferstack_gateway_spend_usd_total", "Cost recorded, USD", ["model_group"], registry=r
-        )
-        self.outstanding = Gauge(
-            "inferstack_gateway_outstanding_requests",
-            "Requests in flight per deployment",
-            ["deployment"],
-            registry=r,
-        )
+    def __init__(self, telemetry: Telemetry | None = None) -> None:
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.requests = N.REQUESTS.counter(r)
+        self.latency = N.DURATION.histogram(r)
+        self.overhead = N.OVERHEAD.histogram(r)
+        self.upstream_errors = N.UPSTREAM_ERRORS.counter(r)
+        self.tokens = N.TOKENS.counter(r)
+        self.spend = N.SPEND.counter(r)
+        self.key_tokens = N.KEY_TOKENS.counter(r)
+        self.key_spend = N.KEY_SPEND.counter(r)
+        self.key_budget_used = N.KEY_BUDGET_USED.gauge(r)
+        self.outstanding = N.OUTSTANDING.gauge(r)
+        self.cooling_down = N.COOLING_DOWN.gauge(r)
+        self.usage_pending = N.USAGE_PENDING.gauge(r)
+        self.usage_write_errors = N.USAGE_WRITE_ERRORS.counter(r)
+        self.genai_token_usage = N.GENAI_TOKEN_USAGE.histogram(r)
+        self.genai_duration = N.GENAI_OPERATION_DURATION.histogram(r)
+        if telemetry is not None:
+            r.register(TracingCollector(lambda: telemetry.stats, telemetry.service_name))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

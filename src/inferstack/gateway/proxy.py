@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+from opentelemetry.trace import Span
 from starlette.responses import Response
 
 from inferstack.errors import (
@@ -27,7 +28,10 @@ from inferstack.gateway.routing import RoutingStrategy
 from inferstack.gateway.settings import RouterSettings
 from inferstack.gateway.settlement import Settlement
 from inferstack.gateway.stream import Relay, RelayResponse
+from inferstack.gateway.tracing import GatewayTracer
 from inferstack.gateway.usage import Usage
+from inferstack.telemetry.semconv import Attr
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["Proxy"]
 
@@ -75,6 +79,7 @@ class Proxy:
         cache: ResponseCache | None,
         cache_shared: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tracer: GatewayTracer | None = None,
     ) -> None:
         self._router = router
         self._pool = pool
@@ -85,13 +90,16 @@ class Proxy:
         self._cache = cache
         self._cache_shared = cache_shared
         self._sleep = sleep
+        self._tracer = tracer or GatewayTracer(Telemetry.disabled())
 
     async def handle(self, call: ProxyCall) -> Response:
         """Answer ``call``; the call is settled (usage recorded, limits freed) on every path."""
         streaming = False
         try:
             if self._cache is not None and is_cacheable(call.endpoint, call.body):
-                hit = await self._cache.get(self._cache_key(call))
+                with self._tracer.step("cache lookup") as lookup:
+                    hit = await self._cache.get(self._cache_key(call))
+                    lookup.set_attribute(Attr.CACHE_HIT, hit is not None)
                 if hit is not None:
                     # a hit costs nothing upstream but still counts toward the key's TPM
                     usage = _usage_of(hit)
@@ -140,7 +148,11 @@ class Proxy:
                     break
                 if attempt > 0:
                     await self._sleep(self._backoff(attempt, failure))
-                dep = self._strategy.choose(candidates)
+                with self._tracer.step(
+                    f"route {group}", **{Attr.ROUTING_CANDIDATES: [c.id for c in candidates]}
+                ) as decision:
+                    dep = self._strategy.choose(candidates)
+                    decision.set_attribute(Attr.DEPLOYMENT, dep.id)
                 tried.add(dep.id)
                 result = await self._attempt(call, dep)
                 if isinstance(result, Response):
@@ -216,11 +228,13 @@ class Proxy:
 
     async def _attempt(self, call: ProxyCall, dep: Deployment) -> Response | _Failed:
         timeout_s = dep.config.timeout_s or self._router.timeout_s
+        headers = self._headers(call, dep)
+        span = self._tracer.start_attempt(call, dep, headers)
         request = self._client.build_request(
             "POST",
             dep.url(call.endpoint),
             content=self._upstream_body(call, dep),
-            headers=self._headers(call, dep),
+            headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=self._router.connect_timeout_s),
         )
         sent_at = time.perf_counter()
@@ -234,6 +248,7 @@ class Proxy:
                     await response.aclose()
         except httpx.ConnectTimeout as exc:  # nothing was sent: safe to try elsewhere
             self._pool.finished(dep)
+            self._tracer.end_attempt(span, status=None, error="connection")
             return _Failed(
                 "connection",
                 UpstreamError(
@@ -242,6 +257,7 @@ class Proxy:
             )
         except (httpx.TimeoutException, TimeoutError):
             self._pool.finished(dep)
+            self._tracer.end_attempt(span, status=None, error="timeout")
             # NOTE: not retried: the upstream ran the request for the whole timeout, and a
             # replay on every deployment would multiply that (and the caller's wait).
             return _Failed(
@@ -254,20 +270,24 @@ class Proxy:
             )
         except asyncio.CancelledError:  # the client went away: the in-flight count must not leak
             self._pool.finished(dep)
+            self._tracer.end_attempt(span, status=None, error="cancelled")
             raise
         except httpx.TransportError as exc:
             self._pool.finished(dep)
+            self._tracer.end_attempt(span, status=None, error="connection")
             return _Failed(
                 "connection",
                 UpstreamError(
                     f"upstream {dep.id} unreachable: {exc!r}", code="upstream_unreachable"
                 ),
             )
+        if response.status_code >= 400 or not call.stream:
+            self._tracer.end_attempt(span, status=response.status_code)
         if response.status_code >= 400:
             return await self._upstream_error(call, dep, response)
         if not call.stream:
             return await self._complete(call, dep, response, sent_at)
-        return await self._start_stream(call, dep, response, sent_at)
+        return await self._start_stream(call, dep, response, sent_at, span)
 
     async def _upstream_error(
         self, call: ProxyCall, dep: Deployment, response: httpx.Response
@@ -300,6 +320,7 @@ class Proxy:
             data = None
         if isinstance(data, dict):
             usage = Usage.from_openai(data.get("usage"))
+            self._tracer.response(call.span, data)
             if self._guardrail is not None:
                 try:
                     if self._guardrail.check_response(data):
@@ -320,7 +341,7 @@ class Proxy:
         )
 
     async def _start_stream(
-        self, call: ProxyCall, dep: Deployment, response: httpx.Response, sent_at: float
+        self, call: ProxyCall, dep: Deployment, response: httpx.Response, sent_at: float, span: Span
     ) -> Response | _Failed:
         chunks = response.aiter_bytes()
         # Decide the response shape from the first chunk: until it arrives, a retry is safe.
@@ -328,15 +349,19 @@ class Proxy:
             first = await anext(chunks, b"")
         except asyncio.CancelledError:
             self._pool.finished(dep)
+            self._tracer.end_attempt(span, status=None, error="cancelled")
             raise
         except httpx.HTTPError as exc:
             await response.aclose()
             self._pool.finished(dep)
+            self._tracer.end_attempt(span, status=None, error="connection")
             return _Failed("connection", UpstreamError(f"upstream {dep.id} failed: {exc!r}"))
         first_at = time.perf_counter()
 
         async def settle(relay: Relay) -> None:
             ended = relay.ended_at or time.perf_counter()
+            broke = "stream_broken" if relay.status == 502 else None
+            self._tracer.end_attempt(span, status=response.status_code, error=broke)
             self._pool.finished(dep, relay.usage.total)
             if relay.status == 502:
                 self._pool.failed(dep)

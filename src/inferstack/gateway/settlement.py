@@ -18,7 +18,9 @@ from inferstack.gateway.key_types import KeyRecord
 from inferstack.gateway.keys import KeyService
 from inferstack.gateway.limits import Admission, KeyLimits
 from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.tracing import PROVIDER, GatewayTracer
 from inferstack.gateway.usage import Usage, UsageEntry, UsageRecorder, request_cost
+from inferstack.telemetry.genai import operation_for_endpoint
 
 __all__ = ["Settlement"]
 
@@ -34,7 +36,9 @@ class Settlement:
         limits: KeyLimits,
         recorder: UsageRecorder,
         metrics: GatewayMetrics,
+        tracer: GatewayTracer | None = None,
     ) -> None:
+        self._tracer = tracer
         self._keys = keys
         self._limits = limits
         self._recorder = recorder
@@ -78,6 +82,8 @@ class Settlement:
         if call.done:
             return
         call.done = True
+        if self._tracer is not None:
+            self._tracer.end_call(call, dep, usage, status, cache_hit)
         latency_s = time.perf_counter() - call.received_at
         charged = 200 <= status < 300 or status in _CHARGED
         cost = request_cost(dep.config, usage, upstream_s) if dep is not None and charged else 0.0
@@ -108,7 +114,26 @@ class Settlement:
             m.tokens.labels(call.model_group, "completion").inc(usage.completion_tokens)
         if cost:
             m.spend.labels(call.model_group).inc(cost)
+        self._observe_genai(call, usage, status, latency_s, cost)
         await self.shielded(self._limits.settle(call.key, call.admission, usage.total, cost))
+
+    def _observe_genai(
+        self, call: ProxyCall, usage: Usage, status: int, latency_s: float, cost: float
+    ) -> None:
+        """The GenAI client metrics and the per-key token and spend counters."""
+        m = self.metrics
+        operation = operation_for_endpoint(call.endpoint)
+        labels = (operation, PROVIDER, call.model_group)
+        m.genai_duration.labels(*labels, "" if status < 400 else str(status)).observe(latency_s)
+        key = call.key.alias or call.key.key_id or "master"
+        for kind, tokens in (("input", usage.prompt_tokens), ("output", usage.completion_tokens)):
+            if tokens:
+                m.genai_token_usage.labels(*labels, kind).observe(tokens)
+                m.key_tokens.labels(key, call.model_group, kind).inc(tokens)
+        if cost:
+            m.key_spend.labels(key, call.model_group).inc(cost)
+        if call.key.max_budget:
+            m.key_budget_used.labels(key).set((call.key.spend + cost) / call.key.max_budget)
 
     async def written(self, entries: list[UsageEntry]) -> None:
         """The recorder wrote ``entries``: their costs are now in every replica's view."""

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens the upstream served from its prefix cache (``prompt_tokens_details``)."""
 
     @property
     def total(self) -> int:
@@ -37,9 +39,12 @@ class Usage:
         if not isinstance(usage, dict):
             return cls()
         prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        details = usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
         return cls(
             prompt_tokens=prompt if isinstance(prompt, int) else 0,
             completion_tokens=completion if isinstance(completion, int) else 0,
+            cached_tokens=cached if isinstance(cached, int) else 0,
         )
 
 
@@ -78,10 +83,12 @@ class UsageRecorder:
         db: Database,
         *,
         on_written: Callable[[dict[str, float]], None] | None = None,
+        on_failed: Callable[[int], None] | None = None,
         max_batch: int = 500,
     ) -> None:
         self._db = db
         self._on_written = on_written
+        self._on_failed = on_failed
         self._max_batch = max_batch
         self._queue: asyncio.Queue[UsageEntry] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -93,6 +100,11 @@ class UsageRecorder:
 
     def record(self, entry: UsageEntry) -> None:
         self._queue.put_nowait(entry)
+
+    @property
+    def pending(self) -> int:
+        """Entries recorded but not yet written."""
+        return self._queue.qsize()
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is in the database."""
@@ -115,6 +127,8 @@ class UsageRecorder:
                 spend = await self._write(batch)
             except (SQLAlchemyError, OSError):
                 logger.exception("could not record %d usage entries", len(batch))
+                if self._on_failed is not None:
+                    self._on_failed(len(batch))
             else:
                 if self._on_written is not None:
                     self._on_written(spend)

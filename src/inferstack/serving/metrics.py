@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inferstack.engines.base import EngineStats
+from inferstack.telemetry.metrics import ServerNames as N
+from inferstack.telemetry.metrics import TracingCollector
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["RequestCounter", "ServerMetrics"]
 
-_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-_TOKEN_TIME_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2)
+_PROVIDER = "inferstack"
 
 
 class _EngineCollector(Collector):
@@ -26,81 +28,75 @@ class _EngineCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self._stats()
-        for name, doc, value in (
-            ("inferstack_running_sequences", "Sequences being decoded.", s.running),
-            ("inferstack_waiting_sequences", "Sequences waiting for a slot.", s.waiting),
-            (
-                "inferstack_kv_cache_usage_ratio",
-                "Share of KV cache cells in use.",
-                s.kv_cache_usage,
-            ),
+        for spec, value in (
+            (N.RUNNING, s.running),
+            (N.WAITING, s.waiting),
+            (N.KV_USAGE, s.kv_cache_usage),
         ):
-            g = GaugeMetricFamily(name, doc, labels=["model"])
+            g = GaugeMetricFamily(spec.name, spec.doc, labels=["model"])
             g.add_metric([self._model], value)
             yield g
-        c = CounterMetricFamily(
-            "inferstack_prefill_tokens_saved",
-            "Prompt tokens not prefilled thanks to prefix reuse.",
-            labels=["model"],
-        )
+        c = CounterMetricFamily(N.PREFILL_SAVED.name, N.PREFILL_SAVED.doc, labels=["model"])
         c.add_metric([self._model], s.prefill_tokens_saved)
         yield c
 
 
 class ServerMetrics:
-    def __init__(self, model: str, stats: Callable[[], EngineStats]) -> None:
+    """The server's metrics (names in :mod:`inferstack.telemetry.metrics`), GenAI ones included."""
+
+    def __init__(
+        self,
+        model: str,
+        stats: Callable[[], EngineStats],
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.model = model
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "inferstack_requests",
-            "Requests by endpoint and HTTP status.",
-            ["model", "endpoint", "status"],
-            registry=self.registry,
-        )
-        self.ttft = Histogram(
-            "inferstack_time_to_first_token_seconds",
-            "Time from request to first token.",
-            ["model"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.tpot = Histogram(
-            "inferstack_time_per_output_token_seconds",
-            "Mean time between output tokens.",
-            ["model"],
-            buckets=_TOKEN_TIME_BUCKETS,
-            registry=self.registry,
-        )
-        self.e2e = Histogram(
-            "inferstack_request_duration_seconds",
-            "Time from request to last byte.",
-            ["model", "endpoint"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.prompt_tokens = Counter(
-            "inferstack_prompt_tokens",
-            "Prompt tokens processed.",
-            ["model"],
-            registry=self.registry,
-        )
-        self.completion_tokens = Counter(
-            "inferstack_completion_tokens",
-            "Completion tokens generated.",
-            ["model"],
-            registry=self.registry,
-        )
+        self.registry = r = CollectorRegistry()
+        self.requests = N.REQUESTS.counter(r)
+        self.ttft = N.TTFT.histogram(r)
+        self.tpot = N.TPOT.histogram(r)
+        self.e2e = N.DURATION.histogram(r)
+        self.queue_wait = N.QUEUE_WAIT.histogram(r)
+        self.prompt_tokens = N.PROMPT_TOKENS.counter(r)
+        self.completion_tokens = N.COMPLETION_TOKENS.counter(r)
+        self.genai_ttft = N.GENAI_TTFT.histogram(r)
+        self.genai_tpot = N.GENAI_TPOT.histogram(r)
+        self.genai_duration = N.GENAI_DURATION.histogram(r)
         self.registry.register(_EngineCollector(stats, model))
+        if telemetry is not None:
+            self.registry.register(
+                TracingCollector(lambda: telemetry.stats, telemetry.service_name)
+            )
 
     def observe_generation(
-        self, *, ttft: float | None, duration: float, prompt: int, completion: int
+        self,
+        *,
+        ttft: float | None,
+        duration: float,
+        prompt: int,
+        completion: int,
+        operation: str = "chat",
+        queue_wait: float | None = None,
     ) -> None:
+        genai = (operation, _PROVIDER, self.model, self.model)
         if ttft is not None:
             self.ttft.labels(self.model).observe(ttft)
+            self.genai_ttft.labels(*genai).observe(ttft)
             if completion > 1:
-                self.tpot.labels(self.model).observe((duration - ttft) / (completion - 1))
+                tpot = (duration - ttft) / (completion - 1)
+                self.tpot.labels(self.model).observe(tpot)
+                self.genai_tpot.labels(*genai).observe(tpot)
+        if queue_wait is not None:
+            self.queue_wait.labels(self.model).observe(queue_wait)
+        self.genai_duration.labels(*genai, "").observe(duration)
         self.prompt_tokens.labels(self.model).inc(prompt)
         self.completion_tokens.labels(self.model).inc(completion)
+
+    def observe_failure(self, *, duration: float, operation: str, error_type: str) -> None:
+        """A generation that ended in an error: its duration, labelled with the error type."""
+        self.genai_duration.labels(
+            operation, _PROVIDER, self.model, self.model, error_type
+        ).observe(duration)
 
 
 class RequestCounter:

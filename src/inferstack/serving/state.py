@@ -13,6 +13,7 @@ from inferstack.serving.handlers.embeddings import EmbeddingsHandler
 from inferstack.serving.handlers.generation import GenerationService
 from inferstack.serving.metrics import ServerMetrics
 from inferstack.serving.settings import ServerSettings
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["ServerState"]
 
@@ -30,14 +31,22 @@ class ServerState:
     created: int
 
     @classmethod
-    def build(cls, settings: ServerSettings, engine: Engine, created: int) -> ServerState:
-        metrics = ServerMetrics(engine.info.id, engine.stats)
+    def build(
+        cls,
+        settings: ServerSettings,
+        engine: Engine,
+        created: int,
+        telemetry: Telemetry | None = None,
+    ) -> ServerState:
+        metrics = ServerMetrics(engine.info.id, engine.stats, telemetry)
         admission = Admission(
             max_running=settings.max_running or engine.max_concurrency,
             max_waiting=settings.max_waiting,
             retry_after=settings.retry_after_seconds,
         )
-        service = GenerationService(engine, metrics, admission, settings.served_model_names)
+        service = GenerationService(
+            engine, metrics, admission, settings.served_model_names, telemetry
+        )
         return cls(
             service=service,
             settings=settings,

@@ -274,10 +274,10 @@ class GatewayNames:
         "Requests in flight per deployment",
         ("deployment",),
     )
-    COOLDOWNS = MetricSpec(
-        "inferstack_gateway_cooldowns_total",
-        "counter",
-        "Times a deployment was put in cooldown after failures",
+    COOLING_DOWN = MetricSpec(
+        "inferstack_gateway_deployment_cooling_down",
+        "gauge",
+        "1 while a deployment rests after failures (cooldown), else 0",
         ("deployment",),
     )
     USAGE_PENDING = MetricSpec(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import llama_cpp as ll
 import numpy as np
 
-from inferstack.engines.base import Delta, FinishReason, GenerateRequest, Usage
+from inferstack.engines.base import Delta, FinishReason, GenerateRequest, Timings, Usage
 from inferstack.engines.llamacpp.model import LlamaModel
 from inferstack.engines.llamacpp.sampling import StopMatcher, TextStream, free_sampler
 from inferstack.engines.llamacpp.slots import Slot, SlotTable
@@ -59,6 +60,7 @@ class Sequence:
     """Leading whitespace held back while a lazy structured output is undecided."""
     text: TextStream = field(default_factory=TextStream)
     matcher: StopMatcher = field(init=False)
+    timings: Timings = field(default_factory=lambda: Timings(time.time_ns()))
 
     def __post_init__(self) -> None:
         self.matcher = StopMatcher(self.stop)
@@ -181,6 +183,7 @@ class Scheduler:
             if reuse != plan.reuse:
                 seq.slot.tokens = []
             seq.n_past = seq.cached = reuse
+            seq.timings.admitted_ns = time.time_ns()
             self.prefill_saved += reuse
             self.running.append(seq)
 
@@ -232,7 +235,11 @@ class Scheduler:
             assert seq.slot is not None
             seq.slot.tokens.extend(seq.prompt[seq.n_past : seq.n_past + take])
             seq.n_past += take
-        for (seq, index), token in zip(outputs, self._sample(outputs), strict=True):
+        tokens = self._sample(outputs)
+        sampled_ns = time.time_ns()
+        for (seq, index), token in zip(outputs, tokens, strict=True):
+            if seq.timings.first_token_ns is None:
+                seq.timings.first_token_ns = sampled_ns
             if seq.structured is not None:
                 self._on_structured(seq, index, token, outbox)
             else:
@@ -331,7 +338,9 @@ class Scheduler:
             outbox.append((seq, error))
         elif reason is not None and not seq.cancelled:
             usage = Usage(len(seq.prompt), seq.generated, cached_tokens=seq.cached)
-            outbox.append((seq, Delta(text=text, finish_reason=reason, usage=usage)))
+            seq.timings.finished_ns = time.time_ns()
+            delta = Delta(text=text, finish_reason=reason, usage=usage, timings=seq.timings)
+            outbox.append((seq, delta))
 
     def _release(self, seq: Sequence) -> None:
         if seq.finished:

@@ -33,4 +33,6 @@ async def metrics(request: Request) -> Response:
     gw = gateway(request)
     for dep in gw.pool.all():
         gw.metrics.outstanding.labels(dep.id).set(dep.outstanding)
+        gw.metrics.cooling_down.labels(dep.id).set(1 if gw.pool.cooling_down(dep) else 0)
+    gw.metrics.usage_pending.set(gw.recorder.pending)
     return Response(gw.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -47,7 +47,7 @@ class ChatHandler:
             params=params,
             add_special=rendered.add_special,
         )
-        run = await service.start(gen, "chat")
+        run = await service.start(gen, "chat", model=model, stream=bool(body.stream))
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             if plan.calls != "never":

@@ -34,7 +34,7 @@ class CompletionsHandler:
             prompt=body.single_prompt,
             params=SamplingParams(**body.sampling_options()),
         )
-        run = await self.service.start(gen, "completions")
+        run = await self.service.start(gen, "completions", model=model, stream=bool(body.stream))
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             return sse_response(_stream(run, gen.request_id, model, include_usage))
