@@ -21,7 +21,6 @@ def test_defaults_reserve_one_cpu_per_thread() -> None:
 def test_autoscaling_options() -> None:
     args = RayAppArgs.model_validate(
         {
-            "engine": "vllm",
             "autoscaling_config": {
                 "min_replicas": 1,
                 "max_replicas": 4,
@@ -58,7 +57,7 @@ def test_autoscaling_options() -> None:
             {"autoscaling_config": {"max_replicas": 2, "target_ongoing_request": 1}},
             "target_ongoing",
         ),
-        ({"engine": "vllm"}, "num_gpus"),
+        ({"engine": "vllm"}, "engine"),  # planned (issue 16), not accepted until it runs
         ({"ray_actor_options": {"num_cpu": 2}}, "num_cpu"),
         ({"max_ongoing_requests": 0}, "max_ongoing_requests"),
     ],

@@ -1,7 +1,8 @@
 """Which engine serves a model: a table from engine name to factory, no ``if`` chains.
 
 Each factory is ``create_engine(model: ResolvedModel, **options) -> Engine`` in its module,
-imported only when used so that a CPU host never imports vLLM and the other way round.
+imported only when used, so a host imports only the engine it serves with. (A vLLM engine for GPU
+hosts is planned: issue 16.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ __all__ = ["ENGINES", "create_engine", "engine_names"]
 ENGINES: dict[str, str] = {
     "llamacpp": "inferstack.engines.llamacpp",
     "embeddings": "inferstack.engines.embeddings",
-    "vllm": "inferstack.engines.vllm",
 }
 """Engine name → module that provides ``create_engine``."""
 

@@ -17,13 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["ENGINE_OPTION_NAMES", "AutoscalingArgs", "EngineName", "RayActorArgs", "RayAppArgs"]
 
-EngineName = Literal["llamacpp", "embeddings", "vllm"]
+EngineName = Literal["llamacpp", "embeddings"]
 
 
 ENGINE_OPTION_NAMES: dict[str, dict[str, str]] = {
     "llamacpp": {"threads": "threads", "ctx_size": "ctx_size", "parallel": "parallel"},
     "embeddings": {"threads": "threads", "ctx_size": "max_batch_tokens", "parallel": "batch_size"},
-    "vllm": {"ctx_size": "max_model_len", "parallel": "max_num_seqs"},
 }
 """Engine → which of its settings each of ``threads``, ``ctx_size``, ``parallel`` sets."""
 
@@ -58,7 +57,7 @@ class RayActorArgs(_Strict):
     """Resources Ray reserves for each replica."""
 
     num_cpus: float = Field(ge=0, description="CPUs per replica; match the engine's threads.")
-    num_gpus: float = Field(0.0, ge=0, description="GPUs per replica (vLLM).")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per replica.")
 
 
 class RayAppArgs(_Strict):
@@ -94,8 +93,6 @@ class RayAppArgs(_Strict):
     def _check_scaling(self) -> RayAppArgs:
         if self.num_replicas is not None and self.autoscaling_config is not None:
             raise ValueError("set either num_replicas or autoscaling_config, not both")
-        if self.engine == "vllm" and self.actor_options().num_gpus <= 0:
-            raise ValueError("engine 'vllm' needs ray_actor_options.num_gpus > 0")
         return self
 
     def actor_options(self) -> RayActorArgs:
