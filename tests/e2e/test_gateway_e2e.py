@@ -3,6 +3,7 @@ a real PostgreSQL that this module starts itself."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -35,7 +36,9 @@ class Gateway:
     log: Path
 
 
-def start_gateway(tmp: Path, upstream: str, model: str, database_url: str | None) -> Gateway:
+def start_gateway(
+    tmp: Path, upstream: str, model: str, database_url: str | None, **extra: object
+) -> Gateway:
     port = free_port()
     config = {
         "model_groups": {
@@ -52,6 +55,7 @@ def start_gateway(tmp: Path, upstream: str, model: str, database_url: str | None
             }
         },
         "router": {"timeout_s": 120},
+        **extra,
     }
     if database_url:
         config["database_url"] = database_url
@@ -179,3 +183,44 @@ def test_an_abandoned_stream_is_charged(sqlite_gateway: Gateway) -> None:
     assert float(log["cost"]) > 0  # type: ignore[arg-type]
     spent = admin.get("/spend/keys").json()[0]["spend"]
     assert spent == pytest.approx(log["cost"])
+
+
+PROMPT = "Contact: jane.doe@example.com\nContact: jane.doe@example.com\nContact:"
+
+
+def _stream_texts(url: str, headers: dict[str, str], model: str) -> list[str]:
+    body = {"model": model, "prompt": PROMPT, "max_tokens": 12, "temperature": 0, "stream": True}
+    texts = []
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=120) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                data = json.loads(line[6:])
+                texts += [c.get("text") or "" for c in data.get("choices") or []]
+                if "error" in data:
+                    texts.append("<error:" + data["error"]["code"] + ">")
+    return texts
+
+
+def test_the_guardrail_catches_an_address_the_real_model_streams_token_by_token(
+    chat_server, tmp_path
+) -> None:
+    direct = _stream_texts(f"{chat_server.url}/v1/completions", {}, chat_server.model)
+    assert "jane.doe@example.com" in "".join(direct)
+    assert not any("jane.doe@example.com" in t for t in direct)  # split over several tokens
+    for mode, expected in (("redact", "[REDACTED_EMAIL]"), ("block", "<error:pii_detected>")):
+        guard = {"enabled": True, "mode": mode, "on_input": False, "on_output": True}
+        (tmp_path / mode).mkdir()
+        gw = start_gateway(
+            tmp_path / mode, chat_server.url, chat_server.model, None, guardrail=guard
+        )
+        try:
+            auth = {"Authorization": f"Bearer {gw.master}"}
+            relayed = _stream_texts(f"{gw.url}/v1/completions", auth, "chat")
+        finally:
+            gw.process.terminate()
+            gw.process.wait(timeout=30)
+        text = "".join(relayed)
+        assert expected in text
+        # (the stream may stop at max_tokens inside a second address: "jane." alone is no PII)
+        assert "jane.doe@" not in text and "@example.com" not in text

@@ -10,7 +10,7 @@ from typing import Any
 from inferstack.errors import InvalidRequestError
 from inferstack.gateway.settings import GuardrailSettings
 
-__all__ = ["PiiGuardrail", "luhn_valid"]
+__all__ = ["EMAIL_MAX", "ENTITIES", "NUMBER_MAX", "PiiGuardrail", "email_spans", "luhn_valid"]
 
 
 def luhn_valid(digits: str) -> bool:
@@ -23,15 +23,42 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+# Every pattern is bounded (no unbounded repetition) and, but for e-mail, starts behind a
+# look-behind that fails at once inside a run of its own characters: each start position costs a
+# bounded amount of work, so a scan is linear in the text. E-mail is found from its "@" (a
+# literal the regex engine skips to) and the local part is read leftwards, at most 64 characters.
 # NOTE: order matters: cards and SSNs are matched before phone numbers, which look alike.
+_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}")
 _PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     "card": re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
     "ssn": re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])"),
     "phone": re.compile(
         r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?![\w-])"
     ),
 }
+ENTITIES = ("email", "card", "ssn", "phone")
+# The longest text each kind can match: a streamed tail longer than this cannot still grow
+# into a match, so the stream guard never holds back more.
+EMAIL_MAX = 64 + 1 + 8 * 64 + 1 + 24
+NUMBER_MAX = 40
+
+
+def email_spans(text: str) -> list[tuple[int, int]]:
+    """Where e-mail addresses are in ``text``, in linear time."""
+    spans: list[tuple[int, int]] = []
+    if "@" not in text:
+        return spans
+    floor = 0  # never reach back into the previous address
+    for match in _EMAIL_DOMAIN.finditer(text):
+        at = match.start()
+        start = at
+        while start > max(floor, at - 64) and text[start - 1] in _EMAIL_LOCAL:
+            start -= 1
+        if start < at:
+            spans.append((start, match.end()))
+            floor = match.end()
+    return spans
 
 
 def _is_card(match: re.Match[str]) -> bool:
@@ -46,6 +73,7 @@ class PiiGuardrail:
 
     def __init__(self, settings: GuardrailSettings) -> None:
         self.settings = settings
+        self._email = "email" in settings.entities
         self._patterns = [
             (name, _PATTERNS[name]) for name in _PATTERNS if name in settings.entities
         ]
@@ -53,6 +81,15 @@ class PiiGuardrail:
     def redact(self, text: str) -> tuple[str, set[str]]:
         """``text`` with PII replaced by ``[REDACTED_<KIND>]``, and the kinds found."""
         found: set[str] = set()
+        if self._email:
+            spans = email_spans(text)
+            if spans:
+                found.add("email")
+                pieces, last = [], 0
+                for begin, end in spans:
+                    pieces += [text[last:begin], "[REDACTED_EMAIL]"]
+                    last = end
+                text = "".join([*pieces, text[last:]])
         for name, pattern in self._patterns:
             valid = _VALIDATORS.get(name)
 
@@ -64,6 +101,17 @@ class PiiGuardrail:
 
             text = pattern.sub(swap, text)
         return text, found
+
+    def clean(self, text: str, where: str) -> str:
+        """``text`` redacted, or a refusal in block mode when it holds PII."""
+        clean, found = self.redact(text)
+        if found and self.settings.mode == "block":
+            raise InvalidRequestError(
+                f"the {where} contains personal data ({', '.join(sorted(found))}); "
+                "the gateway's PII guardrail refused it",
+                code="pii_detected",
+            )
+        return clean
 
     def _apply(self, holders: Iterable[tuple[Any, Any]], where: str) -> bool:
         """Scan ``container[key]`` strings; block or redact in place. True if anything changed."""
@@ -98,31 +146,37 @@ class PiiGuardrail:
         return self._apply(_response_texts(body), "response")
 
 
+# Identifiers and enumerations, never free text: not scanned.
+_NOT_TEXT = frozenset(
+    {"model", "role", "type", "id", "tool_call_id", "object", "finish_reason", "encoding_format"}
+)
+
+
+def _strings(node: Any) -> Iterable[tuple[Any, Any]]:
+    """Every (container, key) holding a string under ``node``, tool arguments, tool names and
+    descriptions, schemas and stop sequences included; iterative, so depth costs no stack."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in _NOT_TEXT:
+                    continue
+                if isinstance(value, str):
+                    yield item, key
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            for index, value in enumerate(item):
+                if isinstance(value, str):
+                    yield item, index
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+
+
 def _request_texts(body: dict[str, Any]) -> Iterable[tuple[Any, Any]]:
-    for message in body.get("messages") or []:
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            yield message, "content"
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") == "text":
-                    yield part, "text"
-    for field in ("prompt", "input"):
-        value = body.get(field)
-        if isinstance(value, str):
-            yield body, field
-        elif isinstance(value, list):
-            yield from ((value, i) for i, item in enumerate(value) if isinstance(item, str))
+    return _strings(body)
 
 
 def _response_texts(body: dict[str, Any]) -> Iterable[tuple[Any, Any]]:
-    for choice in body.get("choices") or []:
-        if not isinstance(choice, dict):
-            continue
-        if "text" in choice:
-            yield choice, "text"
-        for part in ("message", "delta"):
-            if isinstance(choice.get(part), dict) and "content" in choice[part]:
-                yield choice[part], "content"
+    return _strings(body.get("choices") or [])

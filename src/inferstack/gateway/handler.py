@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -30,6 +31,7 @@ from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["OpenAIHandler", "bearer_key", "read_body"]
 
+_SCAN_OFF_LOOP_BYTES = 64 * 1024
 _BEARER = re.compile(r"^\s*Bearer\s+(\S+)\s*$", re.IGNORECASE)
 
 
@@ -140,7 +142,12 @@ class OpenAIHandler:
         changed = False
         if self._guardrail is not None:
             with self._tracer.step("guardrail input") as span:
-                changed = self._guardrail.check_request(body)
+                # NOTE: a big body is scanned off the event loop (the scan is linear, but 8 MB
+                # of text still takes a while, and every other request would wait for it).
+                if len(raw) > _SCAN_OFF_LOOP_BYTES:
+                    changed = await asyncio.to_thread(self._guardrail.check_request, body)
+                else:
+                    changed = self._guardrail.check_request(body)
                 span.set_attribute(Attr.GUARDRAIL_CHANGED, changed)
         worst = worst_case(
             endpoint,

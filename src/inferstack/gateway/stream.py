@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from inferstack.errors import InferstackError, UpstreamError, error_sse
 from inferstack.gateway.guardrail import PiiGuardrail
+from inferstack.gateway.stream_guard import StreamGuard
 from inferstack.gateway.usage import Usage
 
 __all__ = ["DONE", "Relay", "RelayResponse"]
@@ -47,7 +48,7 @@ class Relay:
         self._chunks = chunks
         self._first = first
         self._strip_usage = strip_usage
-        self._guardrail = guardrail
+        self._guard = StreamGuard(guardrail) if guardrail is not None else None
         self._on_close = on_close
         self._spawn = spawn
         self._deployment = deployment
@@ -90,7 +91,7 @@ class Relay:
             await self.close()
 
     def _filter(self, events: bytes) -> bytes:
-        if b'"usage"' not in events and self._guardrail is None:
+        if b'"usage"' not in events and self._guard is None:
             self.relayed += events.count(b"data:") - events.count(b"data: [DONE]")
             return events
         kept: list[bytes] = []
@@ -103,8 +104,11 @@ class Relay:
             return event
         payload = event[5:].strip()
         if payload == b"[DONE]":
-            return event
-        if b'"usage"' not in payload and self._guardrail is None:
+            rest = self._guard.rest() if self._guard is not None else None
+            return (
+                event if rest is None else b"data: " + json.dumps(rest).encode() + b"\n\n" + event
+            )
+        if b'"usage"' not in payload and self._guard is None:
             return event
         try:
             data: Any = json.loads(payload)
@@ -123,7 +127,7 @@ class Relay:
                 changed = True
         if data.get("choices"):
             self.relayed += 1
-        if self._guardrail is not None and self._guardrail.check_response(data):
+        if self._guard is not None and self._guard.event(data):
             changed = True
         return b"data: " + json.dumps(data).encode() if changed else event
 
