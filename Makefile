@@ -19,7 +19,7 @@ endif
 WHEEL_KEY := $(shell echo "$(LLAMA_CPP_VERSION) $(ARCH) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
 WHEEL_DIR := $(HOME)/.cache/inferstack/wheels/$(WHEEL_KEY)
 
-.PHONY: install llama-wheel system-deps tools up test lint test-only clean-venv
+.PHONY: install llama-wheel system-deps tools test-extras up test lint test-only clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,23 @@ $(VENV)/.installed: pyproject.toml | llama-wheel
 	$(PY) -m inferstack.cli.main models fetch default
 	touch $@
 
-# Servers the tests start themselves (Redis, PostgreSQL); installed from Debian when missing.
-SYSTEM_PACKAGES := redis-server postgresql
+# The optional extras the tests exercise for real: Phoenix (the trace UI `up --observability`
+# starts) and Playwright (driving Debian's Chromium for the Phoenix screenshot).
+test-extras: $(VENV)/.test-extras
+
+$(VENV)/.test-extras: pyproject.toml | install
+	$(PIP) install -e '.[phoenix]'
+	touch $@
+
+# Servers the tests start themselves (Redis, PostgreSQL, Prometheus with promtool, Chromium);
+# installed from Debian when missing.
+SYSTEM_PACKAGES := redis-server postgresql prometheus chromium
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -71,7 +82,7 @@ test-only:
 tools:
 	bash deploy/tools/install-helm.sh
 
-test: install system-deps tools lint
+test: install test-extras system-deps tools lint
 	$(MAKE) test-only
 
 clean-venv:

@@ -10,12 +10,14 @@ from inferstack.engines.embeddings import EmbeddingSettings
 from inferstack.engines.llamacpp.settings import LlamaCppSettings
 from inferstack.gateway.settings import GatewaySettings
 from inferstack.serving.settings import ServerSettings
+from inferstack.telemetry.settings import TelemetrySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
-    "settings", [ServerSettings, LlamaCppSettings, EmbeddingSettings, GatewaySettings]
+    "settings",
+    [ServerSettings, LlamaCppSettings, EmbeddingSettings, GatewaySettings, TelemetrySettings],
 )
 def test_configuration_reference_names_every_field(settings: type) -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()

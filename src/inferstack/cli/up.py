@@ -4,6 +4,7 @@ or Ray Serve) behind the gateway — recorded in ``STATE_DIR/stack.json``."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -67,6 +68,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=600.0,
         help="seconds to wait for each server to load (default: 600)",
     )
+    p.add_argument(
+        "--observability",
+        action="store_true",
+        help="also start Phoenix (traces) and Prometheus (metrics of every process)",
+    )
+    p.add_argument("--phoenix-port", type=int, default=6006, help="Phoenix port (default: 6006)")
+    p.add_argument(
+        "--prometheus-port", type=int, default=9090, help="Prometheus port (default: 9090)"
+    )
     p.set_defaults(func=run)
 
 
@@ -81,13 +91,21 @@ class Process:
 class Stack:
     state: Path
     processes: list[Process] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of every process started (tracing settings)."""
 
     def start(self, name: str, argv: list[str]) -> Process:
         log = self.state / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "inferstack.cli.main", *argv]
         with log.open("ab") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            )
+        return self.adopt(name, proc, log)
+
+    def adopt(self, name: str, proc: subprocess.Popen[bytes], log: Path) -> Process:
+        """Own a process started elsewhere: stopped with the stack."""
         process = Process(name, proc, log)
         self.processes.append(process)
         return process
@@ -240,15 +258,54 @@ def run(args: argparse.Namespace) -> int:
     args.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     stack = Stack(args.state_dir)
     try:
+        phoenix = _start_phoenix(args, stack) if args.observability else None
         record: dict[str, Any] = _model_servers(args, stack)
         if not args.no_gateway:
             record["gateway"] = _gateway(args, stack, record)
+        if phoenix is not None:
+            record.update(_observability(args, stack, record, phoenix))
         path = write_stack(record, args.state_dir)
         _announce(record, path)
         _wait(stack)
     finally:
         stack.stop()
     return 0
+
+
+def _start_phoenix(args: argparse.Namespace, stack: Stack) -> Process:
+    """Start Phoenix first (it loads while the models do); every later process traces to it."""
+    from inferstack.cli import observability as obs
+
+    url = f"http://{args.host}:{args.phoenix_port}"
+    log = stack.state / "logs" / "phoenix.log"
+    proc = obs.start_phoenix(stack.state, args.host, args.phoenix_port, log, dict(os.environ))
+    stack.env.update(obs.tracing_env(url))
+    return stack.adopt("phoenix", proc, log)
+
+
+def _observability(
+    args: argparse.Namespace, stack: Stack, record: dict[str, Any], phoenix: Process
+) -> dict[str, dict[str, Any]]:
+    """Wait for Phoenix, start Prometheus scraping every process of ``record``."""
+    from inferstack.cli import observability as obs
+
+    phoenix_url = f"http://{args.host}:{args.phoenix_port}"
+    _wait_ready(phoenix, f"{phoenix_url}/healthz", args.ready_timeout)
+    targets = {name: f"{info['url']}/metrics" for name, info in record.items()}
+    log = stack.state / "logs" / "prometheus.log"
+    proc = obs.start_prometheus(stack.state, args.host, args.prometheus_port, targets, log)
+    prometheus = stack.adopt("prometheus", proc, log)
+    prometheus_url = f"http://{args.host}:{args.prometheus_port}"
+    _wait_ready(prometheus, f"{prometheus_url}/-/ready", args.ready_timeout)
+    return {
+        "phoenix": {"url": phoenix_url, "base_url": phoenix_url, "pid": phoenix.process.pid},
+        "prometheus": {
+            "url": prometheus_url,
+            "base_url": prometheus_url,
+            "pid": proc.pid,
+            "targets": targets,
+        },
+    }
 
 
 def _announce(record: dict[str, Any], path: Path) -> None:
