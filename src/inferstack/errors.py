@@ -9,9 +9,11 @@
     ├── AuthenticationError (401 authentication_error)
     ├── PermissionDeniedError (403 permission_error)
     ├── NotFoundError (404 not_found_error; model_not_found and friends)
+    ├── RequestTimeoutError (408 timeout_error: the request ran past its deadline)
     ├── PayloadTooLargeError (413 invalid_request_error)
     ├── RateLimitError (429 rate_limit_error, optional Retry-After)
     │   └── OverloadedError (429, code overloaded: the server's wait queue is full)
+    ├── ClientClosedError (499 client_closed: the client left before the answer; nobody reads it)
     ├── EngineError (500 server_error: the engine failed on a valid request)
     ├── UpstreamError (502 upstream_error: a proxied server failed)
     └── ServiceUnavailableError (503 service_unavailable: not ready, shutting down, no upstream)
@@ -27,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "ClientClosedError",
     "ContextLengthError",
     "EngineError",
     "InferstackError",
@@ -36,6 +39,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestTimeoutError",
     "ServiceUnavailableError",
     "UnsupportedFeatureError",
     "UpstreamError",
@@ -101,6 +105,14 @@ class NotFoundError(InferstackError):
     type = "not_found_error"
 
 
+class RequestTimeoutError(InferstackError):
+    """The request ran past the server's per-request deadline (queue wait plus generation)."""
+
+    status = 408
+    type = "timeout_error"
+    default_code = "request_timeout"
+
+
 class PayloadTooLargeError(InferstackError):
     status = 413
     type = "invalid_request_error"
@@ -125,6 +137,15 @@ class OverloadedError(RateLimitError):
     """Admission control refused the request before any work started."""
 
     default_code = "overloaded"
+
+
+class ClientClosedError(InferstackError):
+    """The client disconnected before its answer was ready (nginx's 499). Nobody reads the
+    response; the status shows up in the request metrics."""
+
+    status = 499
+    type = "client_closed"
+    default_code = "client_closed_request"
 
 
 class EngineError(InferstackError):

@@ -201,6 +201,7 @@ def test_sampling_options_defaults() -> None:
         "logit_bias": {},
         "stop": [],
         "ignore_eos": False,
+        "logprobs": None,
     }
 
 
@@ -234,6 +235,7 @@ def test_sampling_options_carry_every_value() -> None:
         "logit_bias": {50256: -100.0, 13: 5.0},
         "stop": ["\n"],
         "ignore_eos": True,
+        "logprobs": None,
     }
 
 

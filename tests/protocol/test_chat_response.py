@@ -35,7 +35,7 @@ def test_response_with_text() -> None:
     assert body["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "Paris."},
+            "message": {"role": "assistant", "content": "Paris.", "refusal": None},
             "finish_reason": "stop",
             "logprobs": None,
         }
@@ -64,6 +64,7 @@ def test_response_with_tool_calls_keeps_null_content() -> None:
     assert body["choices"][0]["message"] == {
         "role": "assistant",
         "content": None,
+        "refusal": None,
         "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
         ],

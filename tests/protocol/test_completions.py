@@ -53,12 +53,12 @@ def test_batches_and_empty_prompts_are_refused(prompt: Any, needle: str) -> None
     assert needle in message
 
 
-@pytest.mark.parametrize("field", ["n", "best_of"])
-def test_only_one_choice(field: str) -> None:
-    CompletionRequest.model_validate({"model": "m", "prompt": "x", field: 1})
-    with pytest.raises(ValidationError) as info:
-        CompletionRequest.model_validate({"model": "m", "prompt": "x", field: 2})
-    assert validation_error_param(info.value)[1] == field
+def test_best_of_is_one_and_n_positive() -> None:
+    CompletionRequest.model_validate({"model": "m", "prompt": "x", "best_of": 1, "n": 3})
+    for field, value in (("best_of", 2), ("n", 0)):
+        with pytest.raises(ValidationError) as info:
+            CompletionRequest.model_validate({"model": "m", "prompt": "x", field: value})
+        assert validation_error_param(info.value)[1] == field
 
 
 def test_defaults_and_sampling_options() -> None:

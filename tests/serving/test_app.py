@@ -21,7 +21,11 @@ async def test_chat_completion(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["object"] == "chat.completion"
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "one two three "}
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "one two three ",
+        "refusal": None,
+    }
     assert body["choices"][0]["finish_reason"] == "stop"
     assert body["usage"]["prompt_tokens"] == 3
     assert body["usage"]["total_tokens"] == 6

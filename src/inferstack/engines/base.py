@@ -26,6 +26,7 @@ __all__ = [
     "SamplingParams",
     "StructuredOutput",
     "Timings",
+    "TokenLogprob",
     "Usage",
 ]
 
@@ -64,6 +65,9 @@ class SamplingParams:
     structured: StructuredOutput | None = None
     """JSON the output must be (structured output, tool calls); stop strings don't apply."""
     ignore_eos: bool = False
+    logprobs: int | None = None
+    """Report each output token's log probability and this many most likely alternatives
+    (0: none); ``None``: no log probabilities."""
 
 
 @dataclass(slots=True)
@@ -101,6 +105,19 @@ class Timings:
 
 
 @dataclass(slots=True)
+class TokenLogprob:
+    """One output token with its log probability under the model (the raw logits'
+    log-softmax, before sampling settings) and the most likely tokens at its position."""
+
+    token: int
+    piece: bytes
+    """The token's bytes (may be part of a UTF-8 character)."""
+    logprob: float
+    top: list[tuple[int, bytes, float]] = field(default_factory=list)
+    """``(token, piece, logprob)`` of the most likely tokens, most likely first."""
+
+
+@dataclass(slots=True)
 class Delta:
     """A piece of a generation. The last delta has ``finish_reason`` and ``usage`` set (and
     ``timings``, from engines that measure them)."""
@@ -110,6 +127,8 @@ class Delta:
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     timings: Timings | None = None
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    """The output tokens since the previous delta, when the request asked for logprobs."""
 
 
 @dataclass(slots=True)

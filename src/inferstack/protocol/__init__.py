@@ -37,6 +37,12 @@ from inferstack.protocol.embeddings import (
     encode_embedding,
 )
 from inferstack.protocol.errors import ErrorBody, ErrorResponse, validation_error_param
+from inferstack.protocol.logprobs import (
+    ChatTokenLogprob,
+    ChoiceLogprobs,
+    CompletionLogprobs,
+    TopLogprob,
+)
 from inferstack.protocol.messages import (
     AssistantMessage,
     ChatMessage,
@@ -75,9 +81,12 @@ __all__ = [
     "ChatDelta",
     "ChatMessage",
     "ChatResponseMessage",
+    "ChatTokenLogprob",
     "ChatTool",
+    "ChoiceLogprobs",
     "CompletionChoice",
     "CompletionChunk",
+    "CompletionLogprobs",
     "CompletionRequest",
     "CompletionResponse",
     "ContentPart",
@@ -116,6 +125,7 @@ __all__ = [
     "ToolChoice",
     "ToolChoiceFunction",
     "ToolMessage",
+    "TopLogprob",
     "Usage",
     "UserMessage",
     "aiter_sse_data",

@@ -9,6 +9,7 @@ way OpenAI does, except the ones OpenAI always sends (``finish_reason: null``).
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -162,11 +163,14 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def sampling_options(request: _SamplingFields, max_tokens: int | None) -> dict[str, Any]:
+def sampling_options(
+    request: _SamplingFields, max_tokens: int | None, *, logprobs: int | None = None
+) -> dict[str, Any]:
     """The engine's sampling parameters for ``request``, with OpenAI's defaults filled in.
 
     The keys are exactly the fields of ``inferstack.engines.base.SamplingParams`` that a request
-    sets; ``top_k`` of -1 (vLLM's "disabled") becomes 0, the engine's "disabled".
+    sets; ``top_k`` of -1 (vLLM's "disabled") becomes 0, the engine's "disabled". ``logprobs``
+    is the number of alternatives to report per token (``None``: no log probabilities).
     """
     stop = request.stop
     return {
@@ -182,13 +186,19 @@ def sampling_options(request: _SamplingFields, max_tokens: int | None) -> dict[s
         "logit_bias": {int(k): float(v) for k, v in (request.logit_bias or {}).items()},
         "stop": [stop] if isinstance(stop, str) else list(stop or []),
         "ignore_eos": request.ignore_eos,
+        "logprobs": logprobs,
     }
 
 
+_TOKEN_ID = re.compile(r"[0-9]{1,10}")
+
+
 def _check_logit_bias(value: dict[str, float]) -> dict[str, float]:
+    # ASCII digits only: str.isdigit() takes "²" and "٣", which int() then refuses or reads
+    # as another number; ten digits bound the value (int() refuses 4,300 digits and more).
     for key in value:
-        if not key.lstrip("-").isdigit():
-            raise ValueError(f"keys must be token ids, got {key!r}")
+        if not _TOKEN_ID.fullmatch(key):
+            raise ValueError(f"keys must be token ids (decimal integers), got {key[:20]!r}")
     return value
 
 

@@ -27,11 +27,11 @@ from inferstack.protocol.base import (
     Usage,
     discriminated_by,
     now,
-    only_one,
     random_id,
     sampling_options,
     tag,
 )
+from inferstack.protocol.logprobs import ChoiceLogprobs
 from inferstack.protocol.messages import ChatMessage
 from inferstack.protocol.tools import (
     ChatTool,
@@ -114,12 +114,11 @@ class ChatCompletionRequest(OpenAIModel):
     frequency_penalty: Penalty | None = None
     logit_bias: LogitBias | None = None
     logprobs: bool | None = None
-    """Accepted and ignored: no log probabilities are returned."""
     top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
     max_tokens: PositiveInt | None = None
     """Deprecated by OpenAI in favour of ``max_completion_tokens``, still what most clients send."""
     max_completion_tokens: PositiveInt | None = None
-    n: int | None = 1
+    n: PositiveInt | None = 1
     presence_penalty: Penalty | None = None
     response_format: ResponseFormat | None = None
     seed: int | None = None
@@ -144,7 +143,12 @@ class ChatCompletionRequest(OpenAIModel):
     ignore_eos: bool = False
     # --- end of extensions ---
 
-    _check_n = field_validator("n")(only_one("n"))
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs_needs_logprobs(cls, value: int | None, info: ValidationInfo) -> Any:
+        if value is not None and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs requires logprobs to be true")
+        return value
 
     @field_validator("tool_choice")
     @classmethod
@@ -164,7 +168,8 @@ class ChatCompletionRequest(OpenAIModel):
 
     def sampling_options(self) -> dict[str, Any]:
         """Keyword arguments for the engine's ``SamplingParams``."""
-        return sampling_options(self, self.effective_max_tokens)
+        logprobs = (self.top_logprobs or 0) if self.logprobs else None
+        return sampling_options(self, self.effective_max_tokens, logprobs=logprobs)
 
     def message_dicts(self) -> list[dict[str, Any]]:
         """The messages as plain dicts (``None`` fields dropped), as chat templates take them."""
@@ -174,7 +179,7 @@ class ChatCompletionRequest(OpenAIModel):
 class ChatResponseMessage(ResponseModel):
     """The assistant message of a choice; ``content`` is null when the model only called tools."""
 
-    nullable_fields: ClassVar[frozenset[str]] = frozenset({"content"})
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"content", "refusal"})
 
     role: Literal["assistant"] = "assistant"
     content: str | None = None
@@ -190,7 +195,7 @@ class ChatChoice(ResponseModel):
     index: int = 0
     message: ChatResponseMessage
     finish_reason: FinishReason | None = None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionResponse(ResponseModel):
@@ -232,7 +237,7 @@ class ChatChunkChoice(ResponseModel):
     index: int = 0
     delta: ChatDelta
     finish_reason: FinishReason | None = None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionChunk(ResponseModel):

@@ -25,6 +25,7 @@ from inferstack.protocol.base import (
     sampling_options,
 )
 from inferstack.protocol.chat import FinishReason, StreamOptions
+from inferstack.protocol.logprobs import CompletionLogprobs
 
 __all__ = [
     "CompletionChoice",
@@ -50,9 +51,9 @@ class CompletionRequest(OpenAIModel):
     frequency_penalty: Penalty | None = None
     logit_bias: LogitBias | None = None
     logprobs: int | None = Field(default=None, ge=0, le=5)
-    """Accepted and ignored: no log probabilities are returned."""
+    """Log probabilities of the output tokens and of this many likeliest alternatives."""
     max_tokens: PositiveInt | None = 16
-    n: int | None = 1
+    n: PositiveInt | None = 1
     presence_penalty: Penalty | None = None
     seed: int | None = None
     stop: Stop | None = None
@@ -71,7 +72,6 @@ class CompletionRequest(OpenAIModel):
     ignore_eos: bool = False
     # --- end of extensions ---
 
-    _check_n = field_validator("n")(only_one("n"))
     _check_best_of = field_validator("best_of")(only_one("best_of"))
 
     @field_validator("prompt")
@@ -103,7 +103,7 @@ class CompletionRequest(OpenAIModel):
 
     def sampling_options(self) -> dict[str, Any]:
         """Keyword arguments for the engine's ``SamplingParams``."""
-        return sampling_options(self, self.max_tokens)
+        return sampling_options(self, self.max_tokens, logprobs=self.logprobs)
 
 
 class CompletionChoice(ResponseModel):
@@ -111,7 +111,7 @@ class CompletionChoice(ResponseModel):
 
     text: str
     index: int = 0
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
     finish_reason: FinishReason | None = None
 
 

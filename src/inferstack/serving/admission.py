@@ -18,16 +18,18 @@ class Admission:
         self.retry_after = retry_after
         self.in_flight = 0
 
-    def acquire(self) -> None:
-        if self.in_flight >= self.limit:
+    def acquire(self, count: int = 1) -> None:
+        """Take ``count`` units at once (one per generated choice), or none and a 429."""
+        if self.in_flight + count > self.limit:
             raise OverloadedError(
                 f"the server is at capacity ({self.in_flight} requests in flight); retry later",
                 retry_after=self.retry_after,
             )
-        self.in_flight += 1
+        self.in_flight += count
 
-    def release(self) -> None:
-        self.in_flight -= 1
+    def release(self, count: int = 1) -> None:
+        self.in_flight -= count
+        assert self.in_flight >= 0, "admission released more than it acquired"
 
     @contextmanager
     def slot(self) -> Iterator[None]:

@@ -3,19 +3,56 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import TypeVar
+import re
+from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from inferstack.errors import InferstackError, InvalidRequestError, PayloadTooLargeError, error_body
 from inferstack.protocol import validation_error_param
 
-__all__ = ["error_response", "model_response", "read_json", "sse_response", "wait_disconnect"]
+__all__ = ["MAX_JSON_DEPTH", "error_response", "model_response", "read_json", "wait_disconnect"]
 
 T = TypeVar("T", bound=BaseModel)
+
+MAX_JSON_DEPTH = 100
+"""Deepest nesting of arrays and objects accepted in a request body."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_tree(data: dict[str, Any]) -> None:
+    """Refuse what JSON allows but no model input can hold: lone UTF-16 surrogates
+    (``"\\ud800"``: text that cannot be encoded as UTF-8) and absurd nesting. Iterative, so
+    the check itself never recurses; the ``param`` names the first offending field."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_JSON_DEPTH:
+            raise InvalidRequestError(
+                f"the request body is nested more than {MAX_JSON_DEPTH} levels deep",
+                param=".".join(path[:8]) or None,
+            )
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise InvalidRequestError(
+                    "the text holds a lone UTF-16 surrogate (such as \\ud800), which is not a "
+                    "character; send valid Unicode",
+                    param=".".join(path) or None,
+                )
+        elif isinstance(node, dict):
+            for key in node:
+                if _SURROGATE.search(key):
+                    raise InvalidRequestError(
+                        "a field name holds a lone UTF-16 surrogate",
+                        param=".".join(path) or None,
+                    )
+            # Reversed, so fields are checked in document order and the first one is named.
+            stack.extend((node[key], (*path, key)) for key in reversed(list(node)))
+        elif isinstance(node, list):
+            stack.extend((node[i], (*path, str(i))) for i in reversed(range(len(node))))
 
 
 async def read_json(request: Request, model: type[T], *, max_bytes: int) -> T:
@@ -40,8 +77,13 @@ async def read_json(request: Request, model: type[T], *, max_bytes: int) -> T:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise InvalidRequestError(
+            f"the request body is nested more than {MAX_JSON_DEPTH} levels deep"
+        ) from None
     if not isinstance(data, dict):
         raise InvalidRequestError("the request body must be a JSON object")
+    _check_tree(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -55,14 +97,6 @@ def model_response(body: BaseModel, status: int = 200) -> Response:
 
 def error_response(exc: InferstackError) -> JSONResponse:
     return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
-
-
-def sse_response(events: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(
-        events,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
 
 
 async def wait_disconnect(request: Request) -> None:

@@ -22,13 +22,17 @@ _PROVIDER = "inferstack"
 class _EngineCollector(Collector):
     """Reads the engine's load at scrape time."""
 
-    def __init__(self, stats: Callable[[], EngineStats], model: str) -> None:
+    def __init__(
+        self, stats: Callable[[], EngineStats], model: str, in_flight: Callable[[], int]
+    ) -> None:
         self._stats = stats
         self._model = model
+        self._in_flight = in_flight
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self._stats()
         for spec, value in (
+            (N.IN_FLIGHT, float(self._in_flight())),
             (N.RUNNING, s.running),
             (N.WAITING, s.waiting),
             (N.KV_USAGE, s.kv_cache_usage),
@@ -49,6 +53,7 @@ class ServerMetrics:
         model: str,
         stats: Callable[[], EngineStats],
         telemetry: Telemetry | None = None,
+        in_flight: Callable[[], int] = lambda: 0,
     ) -> None:
         self.model = model
         self.registry = r = CollectorRegistry()
@@ -62,7 +67,7 @@ class ServerMetrics:
         self.genai_ttft = N.GENAI_TTFT.histogram(r)
         self.genai_tpot = N.GENAI_TPOT.histogram(r)
         self.genai_duration = N.GENAI_DURATION.histogram(r)
-        self.registry.register(_EngineCollector(stats, model))
+        self.registry.register(_EngineCollector(stats, model, in_flight))
         if telemetry is not None:
             self.registry.register(
                 TracingCollector(lambda: telemetry.stats, telemetry.service_name)

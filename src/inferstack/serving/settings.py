@@ -33,6 +33,34 @@ class ServerSettings(Settings):
         None, ge=1, description="Requests served at once; defaults to the engine's concurrency."
     )
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After sent with a 429.")
+    request_timeout_seconds: float | None = Field(
+        600.0,
+        gt=0,
+        description=(
+            "Deadline of one generation request, queue wait included; past it the request ends "
+            "with a 408 (or an SSE error event once streaming) and frees its slot. None: no limit."
+        ),
+    )
+    write_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "A stream whose client does not take a write within this time is dropped and its "
+            "slot freed (clients that open streams and never read them)."
+        ),
+    )
+    keepalive_seconds: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "A stream idle this long (waiting in the queue, say) gets an SSE comment so proxies "
+            "and clients keep the connection; a streaming request still queued after this time "
+            "gets its 200 and the keep-alives instead of waiting for its first token."
+        ),
+    )
+    max_n: int = Field(
+        8, ge=1, description="Largest ``n`` (choices per request) accepted; more gets a 400."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; none unless configured."
     )

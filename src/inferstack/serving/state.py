@@ -38,15 +38,15 @@ class ServerState:
         created: int,
         telemetry: Telemetry | None = None,
     ) -> ServerState:
-        metrics = ServerMetrics(engine.info.id, engine.stats, telemetry)
         admission = Admission(
             max_running=settings.max_running or engine.max_concurrency,
             max_waiting=settings.max_waiting,
             retry_after=settings.retry_after_seconds,
         )
-        service = GenerationService(
-            engine, metrics, admission, settings.served_model_names, telemetry
+        metrics = ServerMetrics(
+            engine.info.id, engine.stats, telemetry, in_flight=lambda: admission.in_flight
         )
+        service = GenerationService(engine, metrics, admission, settings, telemetry)
         return cls(
             service=service,
             settings=settings,

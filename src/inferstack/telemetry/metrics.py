@@ -178,6 +178,12 @@ class ServerNames:
     WAITING = MetricSpec(
         "inferstack_waiting_sequences", "gauge", "Sequences waiting for a slot.", ("model",)
     )
+    IN_FLIGHT = MetricSpec(
+        "inferstack_requests_in_flight",
+        "gauge",
+        "Generation requests holding an admission slot (queued or generating).",
+        ("model",),
+    )
     KV_USAGE = MetricSpec(
         "inferstack_kv_cache_usage_ratio", "gauge", "Share of KV cache cells in use.", ("model",)
     )

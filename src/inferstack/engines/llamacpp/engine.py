@@ -69,12 +69,15 @@ class LlamaCppEngine(Engine):
         )
 
     async def shutdown(self) -> None:
+        """Stop the scheduler (in-flight requests end with a 503 error), then free the model,
+        never while a decode may still run."""
+        stopped = True
         if self._scheduler is not None:
-            await asyncio.to_thread(self._scheduler.stop)
+            stopped = await asyncio.to_thread(self._scheduler.stop)
             self._scheduler = None
-        if self._model is not None:
+        if self._model is not None and stopped:
             self._model.close()
-            self._model = None
+        self._model = None
 
     def ready(self) -> bool:
         return self._scheduler is not None

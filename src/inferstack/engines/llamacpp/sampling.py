@@ -1,17 +1,33 @@
-"""Per-sequence sampling: llama.cpp sampler chains, UTF-8-safe detokenizing, stop strings."""
+"""Per-sequence sampling: llama.cpp sampler chains run on plain logit arrays, log
+probabilities, UTF-8-safe detokenizing, stop strings.
+
+Nothing here touches a ``llama_context``: the scheduler thread reads every output's logits
+once after the decode and hands these functions the arrays, so the sampling pool's threads never
+call into the context (``llama_get_logits_ith`` reorders outputs inside it).
+"""
 
 from __future__ import annotations
 
 import codecs
+import ctypes
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import llama_cpp as ll
+import numpy as np
 
-from inferstack.engines.base import SamplingParams
-from inferstack.errors import InvalidRequestError
+from inferstack.engines.base import SamplingParams, TokenLogprob
+from inferstack.errors import EngineError, InvalidRequestError
 
-__all__ = ["StopMatcher", "TextStream", "build_sampler", "free_sampler"]
+__all__ = [
+    "Candidates",
+    "StopMatcher",
+    "TextStream",
+    "build_sampler",
+    "free_sampler",
+    "token_logprob",
+]
 
 PENALTY_WINDOW = 1024
 """Generated tokens that presence, frequency and repetition penalties look back over."""
@@ -65,6 +81,52 @@ def build_sampler(
 def free_sampler(chain: ll.llama_sampler_p | None) -> None:
     if chain:
         ll.llama_sampler_free(chain)
+
+
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+assert _TOKEN_DATA.itemsize == ctypes.sizeof(ll.llama_token_data)
+
+
+class Candidates:
+    """A reusable ``llama_token_data`` array over the vocabulary: what ``llama_sampler_sample``
+    builds from the context, built here from a logits array instead."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self.data = np.zeros(n_vocab, dtype=_TOKEN_DATA)
+        self._ids = np.arange(n_vocab, dtype=np.int32)
+        self._ptr = self.data.ctypes.data_as(ll.llama_token_data_p)
+        self._array = ll.llama_token_data_array(
+            data=self._ptr, size=n_vocab, selected=-1, sorted=False
+        )
+
+    def sample(self, chain: ll.llama_sampler_p, logits: np.ndarray) -> int:
+        """Run ``chain`` over ``logits``, accept the token it selects and return it."""
+        data, arr = self.data, self._array
+        data["id"] = self._ids
+        data["logit"] = logits
+        data["p"] = 0.0
+        arr.data = self._ptr  # type: ignore[assignment]
+        arr.size, arr.selected, arr.sorted = len(data), -1, False
+        ll.llama_sampler_apply(chain, ctypes.byref(arr))
+        if not 0 <= arr.selected < arr.size:
+            raise EngineError("the sampler chain selected no token")
+        token = int(arr.data[arr.selected].id)
+        ll.llama_sampler_accept(chain, token)
+        return token
+
+
+def token_logprob(
+    logits: np.ndarray, token: int, top: int, piece: Callable[[int], bytes]
+) -> TokenLogprob:
+    """``token``'s log probability under ``logits`` (log-softmax) and the ``top`` likeliest."""
+    peak = float(logits.max())
+    log_total = peak + float(np.log(np.exp(logits - peak, dtype=np.float64).sum()))
+    best: list[tuple[int, bytes, float]] = []
+    if top > 0:
+        ids = np.argpartition(logits, -top)[-top:]
+        ids = ids[np.argsort(-logits[ids], kind="stable")]
+        best = [(int(t), piece(int(t)), float(logits[t]) - log_total) for t in ids]
+    return TokenLogprob(token, piece(token), float(logits[token]) - log_total, best)
 
 
 @dataclass

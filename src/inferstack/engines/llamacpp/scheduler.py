@@ -5,6 +5,12 @@ ones into a single batch under a token budget, calls ``llama_decode`` once, samp
 sequence that produced logits with its own sampler chain, and hands the resulting deltas to the
 event loop in one callback. Requests arrive on a queue; a cancelled sequence leaves the batch and
 frees its slot on the next step.
+
+Only this thread calls into the context: after each decode it reads every output's logits once
+and the sampling pool works on those arrays. A failure while sampling one sequence ends that
+sequence alone; a decode with no room in the KV cache (``llama_decode`` returning 1) ends the
+sequence that needed the room and the others carry on. On shutdown every request still in the
+scheduler gets an error, and nothing is freed until the thread is out of ``llama_decode``.
 """
 
 from __future__ import annotations
@@ -21,12 +27,25 @@ from dataclasses import dataclass, field
 import llama_cpp as ll
 import numpy as np
 
-from inferstack.engines.base import Delta, FinishReason, GenerateRequest, Timings, Usage
+from inferstack.engines.base import (
+    Delta,
+    FinishReason,
+    GenerateRequest,
+    Timings,
+    TokenLogprob,
+    Usage,
+)
 from inferstack.engines.llamacpp.model import LlamaModel
-from inferstack.engines.llamacpp.sampling import StopMatcher, TextStream, free_sampler
+from inferstack.engines.llamacpp.sampling import (
+    Candidates,
+    StopMatcher,
+    TextStream,
+    free_sampler,
+    token_logprob,
+)
 from inferstack.engines.llamacpp.slots import Slot, SlotTable
 from inferstack.engines.llamacpp.structured import StructuredState
-from inferstack.errors import EngineError
+from inferstack.errors import EngineError, ServiceUnavailableError
 
 __all__ = ["Scheduler", "Sequence"]
 
@@ -61,6 +80,10 @@ class Sequence:
     text: TextStream = field(default_factory=TextStream)
     matcher: StopMatcher = field(init=False)
     timings: Timings = field(default_factory=lambda: Timings(time.time_ns()))
+    entry: TokenLogprob | None = None
+    """This step's token with its log probabilities (when the request asked for them)."""
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    """Output tokens not yet handed out in a delta, with their log probabilities."""
 
     def __post_init__(self) -> None:
         self.matcher = StopMatcher(self.stop)
@@ -85,6 +108,11 @@ class Scheduler:
     def __init__(
         self, model: LlamaModel, *, batch_size: int, publish: Callable[[Outbox], None]
     ) -> None:
+        if batch_size < model.settings.parallel:
+            # Every running sequence puts one token in each step's batch.
+            raise ValueError(
+                f"batch_size ({batch_size}) must be at least parallel ({model.settings.parallel})"
+            )
         self.model = model
         self.batch_size = batch_size
         self.publish = publish
@@ -94,6 +122,9 @@ class Scheduler:
         self.prefill_saved = 0
         self._inbox: queue.SimpleQueue[Sequence | None] = queue.SimpleQueue()
         self._stopping = threading.Event()
+        self._closed = False
+        self._submit_lock = threading.Lock()
+        self._candidates = threading.local()
         self._batch = ll.llama_batch_init(batch_size, 0, 1)
         self._pool = ThreadPoolExecutor(
             max_workers=model.settings.threads, thread_name_prefix="llamacpp-sample"
@@ -106,18 +137,29 @@ class Scheduler:
         self._thread.start()
 
     def submit(self, seq: Sequence) -> None:
-        self._inbox.put(seq)
+        with self._submit_lock:
+            if self._closed or self._stopping.is_set():
+                raise ServiceUnavailableError("the server is shutting down")
+            self._inbox.put(seq)
 
     def cancel(self, seq: Sequence) -> None:
         seq.cancelled = True
         self._inbox.put(None)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 120.0) -> bool:
+        """Stop after the current step; every request still here gets an error. Returns
+        whether the thread has ended: if not (a decode is stuck), nothing is freed, and the
+        caller must not free the model either."""
         self._stopping.set()
         self._inbox.put(None)
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            log.error("the scheduler thread did not stop; leaving the context allocated")
+            return False
         self._pool.shutdown()
         ll.llama_batch_free(self._batch)
+        return True
 
     def pending_count(self) -> int:
         return len(self.waiting) + self._inbox.qsize()
@@ -139,8 +181,23 @@ class Scheduler:
                         self._finish(seq, None, outbox, error=EngineError(f"decode failed: {exc}"))
             if outbox:
                 self.publish(outbox)
+        self._shut_down()
+
+    def _shut_down(self) -> None:
+        """Out of the loop (no decode runs any more): end every request still here."""
+        with self._submit_lock:
+            self._closed = True
+        self._drain(block=False)
+        outbox: Outbox = []
+        gone = ServiceUnavailableError("the server is shutting down")
         for seq in [*self.running, *self.waiting]:
+            if not seq.cancelled:
+                outbox.append((seq, gone))
             self._release(seq)
+        self.running.clear()
+        self.waiting.clear()
+        if outbox:
+            self.publish(outbox)
 
     def _drain(self, *, block: bool) -> None:
         items = [self._inbox.get()] if block else []
@@ -224,6 +281,11 @@ class Scheduler:
             chunks.append((seq, take))
         batch.n_tokens = n
         rc = ll.llama_decode(self.model.ctx, batch)
+        if rc == 1:
+            # No room in the KV cache for this batch; llama.cpp changed nothing. End the
+            # sequence that needs the room and let the others retry on the next step.
+            self._out_of_cache([seq for seq, _ in chunks] or self.running, outbox)
+            return
         if rc != 0:
             raise EngineError(f"llama_decode returned {rc}")
         for seq, _ in outputs:
@@ -240,28 +302,69 @@ class Scheduler:
         for (seq, index), token in zip(outputs, tokens, strict=True):
             if seq.timings.first_token_ns is None:
                 seq.timings.first_token_ns = sampled_ns
-            if seq.structured is not None:
-                self._on_structured(seq, index, token, outbox)
-            else:
-                self._on_token(seq, token, outbox)
+            try:
+                if isinstance(token, BaseException):
+                    raise token
+                if seq.structured is not None:
+                    self._on_structured(seq, index, token, outbox)
+                else:
+                    self._on_token(seq, token, outbox)
+            except Exception as exc:  # top-level handler of one sequence: it alone fails
+                log.exception("sequence %s failed", seq.request.request_id)
+                self._finish(seq, None, outbox, error=EngineError(f"generation failed: {exc}"))
 
-    def _sample(self, outputs: list[tuple[Sequence, int]]) -> list[int]:
-        """One token per sequence. Plain greedy sequences take the argmax of their logits
-        (what a greedy chain computes, without building a 262k-entry candidate array); the
-        others run their sampler chains on a small thread pool (ctypes releases the GIL, and
-        the decode threads are idle meanwhile)."""
+    def _out_of_cache(self, candidates: list[Sequence], outbox: Outbox) -> None:
+        """End the sequence holding the most cells among ``candidates`` (the ones prefilling,
+        if any: they asked for the new room) and free its cells."""
+        victim = max(candidates, key=lambda s: len(s.slot.tokens) if s.slot else 0)
+        log.warning("KV cache full: ending %s", victim.request.request_id)
+        if victim.slot is not None:
+            ll.llama_memory_seq_rm(self.model.memory, victim.slot.seq_id, -1, -1)
+            victim.slot.tokens = []
+        error = ServiceUnavailableError(
+            "the server ran out of KV cache for this request; retry it, or ask for fewer tokens"
+        )
+        self._finish(victim, None, outbox, error=error)
+
+    def _sample(self, outputs: list[tuple[Sequence, int]]) -> list[int | BaseException]:
+        """One token per sequence (or the error sampling it raised). Plain greedy sequences
+        take the argmax of their logits (what a greedy chain computes, without building a
+        262k-entry candidate array); the others run their sampler chains on a small thread
+        pool (ctypes releases the GIL, and the decode threads are idle meanwhile).
+
+        The logits are read here, on the scheduler thread, once: the pool gets plain arrays
+        (valid until the next decode) and never calls into the context."""
         ctx, n_vocab = self.model.ctx, self.model.n_vocab
+        ll.llama_synchronize(ctx)
+        work = [
+            (seq, np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), (n_vocab,)))
+            for seq, index in outputs
+        ]
 
-        def one(item: tuple[Sequence, int]) -> int:
-            seq, index = item
-            if seq.plain_greedy:
-                logits = np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), (n_vocab,))
-                return int(logits.argmax())
-            return int(ll.llama_sampler_sample(seq.sampler, ctx, index))
+        def one(item: tuple[Sequence, np.ndarray]) -> int | BaseException:
+            seq, logits = item
+            try:
+                if seq.plain_greedy:
+                    token = int(logits.argmax())
+                else:
+                    token = self._candidates_here().sample(seq.sampler, logits)
+                top = seq.request.params.logprobs
+                if top is not None:
+                    seq.entry = token_logprob(logits, token, top, self.model.token_piece)
+                return token
+            except Exception as exc:  # top-level handler of one sequence's sampling
+                return exc
 
-        if len(outputs) == 1:
-            return [one(outputs[0])]
-        return list(self._pool.map(one, outputs))
+        if len(work) == 1:
+            return [one(work[0])]
+        return list(self._pool.map(one, work))
+
+    def _candidates_here(self) -> Candidates:
+        """This thread's candidate array (one per pool thread, reused every step)."""
+        found: Candidates | None = getattr(self._candidates, "value", None)
+        if found is None:
+            found = self._candidates.value = Candidates(self.model.n_vocab)
+        return found
 
     def _on_structured(self, seq: Sequence, index: int, token: int, outbox: Outbox) -> None:
         st = seq.structured
@@ -306,6 +409,9 @@ class Scheduler:
         if self.model.is_eog(token) and not seq.request.params.ignore_eos:
             self._finish(seq, "stop", outbox, text=self._tail(seq))
             return
+        if seq.entry is not None:
+            seq.logprobs.append(seq.entry)
+            seq.entry = None
         text, hit = seq.matcher.feed(seq.text.feed(self.model.token_piece(token)))
         if hit:
             self._finish(seq, "stop", outbox, text=text)
@@ -314,7 +420,9 @@ class Scheduler:
         else:
             seq.pending = token
             if text:
-                outbox.append((seq, Delta(text=text, token_ids=[token])))
+                delta = Delta(text=text, token_ids=[token], logprobs=seq.logprobs)
+                seq.logprobs = []
+                outbox.append((seq, delta))
 
     @staticmethod
     def _tail(seq: Sequence) -> str:
@@ -339,7 +447,14 @@ class Scheduler:
         elif reason is not None and not seq.cancelled:
             usage = Usage(len(seq.prompt), seq.generated, cached_tokens=seq.cached)
             seq.timings.finished_ns = time.time_ns()
-            delta = Delta(text=text, finish_reason=reason, usage=usage, timings=seq.timings)
+            delta = Delta(
+                text=text,
+                finish_reason=reason,
+                usage=usage,
+                timings=seq.timings,
+                logprobs=seq.logprobs,
+            )
+            seq.logprobs = []
             outbox.append((seq, delta))
 
     def _release(self, seq: Sequence) -> None:

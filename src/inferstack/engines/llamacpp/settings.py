@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.config import Settings
@@ -38,7 +39,8 @@ class LlamaCppSettings(Settings):
         512,
         ge=16,
         description=(
-            "Token budget of one decode step: running sequences' tokens plus prefill chunks."
+            "Token budget of one decode step: running sequences' tokens plus prefill chunks; "
+            "at least parallel (each running sequence adds a token to every step)."
         ),
     )
     kv_unified: bool = Field(
@@ -52,3 +54,12 @@ class LlamaCppSettings(Settings):
     seed: int | None = Field(
         None, description="Default sampling seed for requests that set none; random if unset."
     )
+
+    @model_validator(mode="after")
+    def _batch_holds_every_sequence(self) -> Self:
+        if self.batch_size < self.parallel:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be at least parallel ({self.parallel}): "
+                "each decode step holds one token of every running sequence"
+            )
+        return self

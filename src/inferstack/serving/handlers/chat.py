@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from fastapi.responses import Response
 
-from inferstack.engines.base import FinishReason, GenerateRequest, SamplingParams, Usage
+from inferstack.engines.base import (
+    FinishReason,
+    GenerateRequest,
+    SamplingParams,
+    TokenLogprob,
+    Usage,
+)
+from inferstack.errors import UnsupportedFeatureError
 from inferstack.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -20,11 +27,12 @@ from inferstack.protocol import (
 from inferstack.protocol import FinishReason as WireFinishReason
 from inferstack.protocol.base import random_id
 from inferstack.serving.handlers.chat_tools import stream_with_tools
-from inferstack.serving.handlers.generation import GenerationService, Run
-from inferstack.serving.handlers.streaming import stream_events
+from inferstack.serving.handlers.generation import Completed, GenerationService, Run
+from inferstack.serving.handlers.logprobs import chat_logprobs
+from inferstack.serving.handlers.streaming import choice_events, sse_events, total_usage
 from inferstack.serving.handlers.tools import ToolPlan, looks_like_call, plan_output, to_tool_calls
 from inferstack.serving.handlers.usage import to_protocol_usage
-from inferstack.serving.http import model_response, sse_response
+from inferstack.serving.http import model_response
 
 __all__ = ["ChatHandler"]
 
@@ -36,7 +44,13 @@ class ChatHandler:
     async def create(self, body: ChatCompletionRequest, request: Request) -> Response:
         service = self.service
         model = service.check_model(body.model)
+        n = service.check_n(body.n)
         plan = plan_output(body)
+        if body.logprobs and plan.structured is not None:
+            raise UnsupportedFeatureError(
+                "logprobs are not reported for constrained output (tools or response_format)",
+                param="logprobs",
+            )
         rendered = service.engine.render_chat(body.message_dicts(), tools=plan.tools or None)
         params = SamplingParams(**body.sampling_options())
         params.stop = [*params.stop, *rendered.stop]
@@ -47,24 +61,42 @@ class ChatHandler:
             params=params,
             add_special=rendered.add_special,
         )
-        run = await service.start(gen, "chat", model=model, stream=bool(body.stream))
+        runs = await service.start(gen, "chat", request, n=n, stream=bool(body.stream), model=model)
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            if plan.calls != "never":
-                events = stream_with_tools(run, gen.request_id, model, plan, include_usage)
-            else:
-                events = _stream(run, gen.request_id, model, include_usage)
-            return sse_response(events)
-        done = await run.collect(request)
-        message, finish = _message(done.text, done.finish_reason, plan)
+            choices = [
+                stream_with_tools(run, index, gen.request_id, model, plan)
+                if plan.calls != "never"
+                else _stream(run, index, gen.request_id, model)
+                for index, run in enumerate(runs)
+            ]
+
+            def usage_chunk(usage: Usage) -> ChatCompletionChunk:
+                return ChatCompletionChunk(
+                    id=gen.request_id, model=model, choices=[], usage=to_protocol_usage(usage)
+                )
+
+            events = sse_events(choices, runs, usage_chunk if include_usage else None)
+            return service.event_stream(events, runs)
+        done = await service.collect(runs, request)
+        usage = total_usage(runs)
+        assert usage is not None
         return model_response(
             ChatCompletionResponse(
                 id=gen.request_id,
                 model=model,
-                choices=[ChatChoice(message=message, finish_reason=finish)],
-                usage=to_protocol_usage(done.usage),
+                choices=[_choice(index, item, plan, body) for index, item in enumerate(done)],
+                usage=to_protocol_usage(usage),
             )
         )
+
+
+def _choice(index: int, done: Completed, plan: ToolPlan, body: ChatCompletionRequest) -> ChatChoice:
+    message, finish = _message(done.text, done.finish_reason, plan)
+    logprobs = None
+    if body.logprobs:
+        logprobs = chat_logprobs([e for delta in done.deltas for e in delta.logprobs])
+    return ChatChoice(index=index, message=message, finish_reason=finish, logprobs=logprobs)
 
 
 def _message(
@@ -82,25 +114,22 @@ def _message(
     )
 
 
-def _stream(run: Run, request_id: str, model: str, include_usage: bool) -> AsyncIterator[str]:
-    def text_chunk(text: str, finish: FinishReason | None) -> ChatCompletionChunk:
+def _stream(run: Run, index: int, request_id: str, model: str) -> AsyncIterator[str]:
+    def text_chunk(
+        text: str, finish: FinishReason | None, logprobs: list[TokenLogprob], index: int
+    ) -> ChatCompletionChunk:
         delta = ChatDelta(content=text) if text else ChatDelta()
-        choice = ChatChunkChoice(delta=delta, finish_reason=finish)
-        return ChatCompletionChunk(id=request_id, model=model, choices=[choice])
-
-    def usage_chunk(usage: Usage) -> ChatCompletionChunk:
-        return ChatCompletionChunk(
-            id=request_id, model=model, choices=[], usage=to_protocol_usage(usage)
+        choice = ChatChunkChoice(
+            index=index,
+            delta=delta,
+            finish_reason=finish,
+            logprobs=chat_logprobs(logprobs) if logprobs else None,
         )
+        return ChatCompletionChunk(id=request_id, model=model, choices=[choice])
 
     opening = ChatCompletionChunk(
         id=request_id,
         model=model,
-        choices=[ChatChunkChoice(delta=ChatDelta(role="assistant", content=""))],
+        choices=[ChatChunkChoice(index=index, delta=ChatDelta(role="assistant", content=""))],
     )
-    return stream_events(
-        run,
-        text_chunk=text_chunk,
-        usage_chunk=usage_chunk if include_usage else None,
-        opening=opening,
-    )
+    return choice_events(run, index, text_chunk=text_chunk, opening=opening)

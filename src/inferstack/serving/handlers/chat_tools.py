@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 
 from inferstack.errors import InferstackError, error_sse
 from inferstack.protocol import (
-    SSE_DONE,
     ChatChunkChoice,
     ChatCompletionChunk,
     ChatDelta,
@@ -23,16 +22,17 @@ from inferstack.protocol import (
 )
 from inferstack.serving.handlers.generation import Run
 from inferstack.serving.handlers.tools import ToolPlan, looks_like_call, to_tool_calls
-from inferstack.serving.handlers.usage import to_protocol_usage
 
 __all__ = ["stream_with_tools"]
 
 
 async def stream_with_tools(
-    run: Run, request_id: str, model: str, plan: ToolPlan, include_usage: bool
+    run: Run, index: int, request_id: str, model: str, plan: ToolPlan
 ) -> AsyncIterator[str]:
+    """The chunks of choice ``index`` (usage and ``[DONE]`` come from the caller)."""
+
     def chunk(delta: ChatDelta, finish: str | None = None) -> str:
-        choice = ChatChunkChoice(delta=delta, finish_reason=finish)  # type: ignore[arg-type]
+        choice = ChatChunkChoice(index=index, delta=delta, finish_reason=finish)  # type: ignore[arg-type]
         return sse_event(ChatCompletionChunk(id=request_id, model=model, choices=[choice]))
 
     yield chunk(ChatDelta(role="assistant", content=""))
@@ -61,14 +61,8 @@ async def stream_with_tools(
                 elif mode is None and gathered:
                     yield chunk(ChatDelta(content="".join(gathered)))
                 yield chunk(ChatDelta(), finish)
-                if include_usage and delta.usage is not None:
-                    usage = to_protocol_usage(delta.usage)
-                    yield sse_event(
-                        ChatCompletionChunk(id=request_id, model=model, choices=[], usage=usage)
-                    )
     except InferstackError as exc:
         yield error_sse(exc)
-    yield SSE_DONE
 
 
 def _call_deltas(text: str, legacy: bool) -> list[ChatDelta]:

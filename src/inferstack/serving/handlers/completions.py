@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from fastapi.responses import Response
 
-from inferstack.engines.base import FinishReason, GenerateRequest, SamplingParams, Usage
+from inferstack.engines.base import (
+    FinishReason,
+    GenerateRequest,
+    SamplingParams,
+    TokenLogprob,
+    Usage,
+)
+from inferstack.errors import UnsupportedFeatureError
 from inferstack.protocol import (
     CompletionChoice,
     CompletionChunk,
@@ -16,9 +23,10 @@ from inferstack.protocol import (
 )
 from inferstack.protocol.base import random_id
 from inferstack.serving.handlers.generation import GenerationService, Run
-from inferstack.serving.handlers.streaming import stream_events
+from inferstack.serving.handlers.logprobs import completion_logprobs
+from inferstack.serving.handlers.streaming import choice_events, sse_events, total_usage
 from inferstack.serving.handlers.usage import to_protocol_usage
-from inferstack.serving.http import model_response, sse_response
+from inferstack.serving.http import model_response
 
 __all__ = ["CompletionsHandler"]
 
@@ -28,39 +36,70 @@ class CompletionsHandler:
         self.service = service
 
     async def create(self, body: CompletionRequest, request: Request) -> Response:
-        model = self.service.check_model(body.model)
+        service = self.service
+        model = service.check_model(body.model)
+        n = service.check_n(body.n)
+        if body.echo and body.logprobs is not None:
+            raise UnsupportedFeatureError(
+                "logprobs of an echoed prompt are not reported; drop echo or logprobs",
+                param="echo",
+            )
         gen = GenerateRequest(
             request_id=random_id("cmpl"),
             prompt=body.single_prompt,
             params=SamplingParams(**body.sampling_options()),
         )
-        run = await self.service.start(gen, "completions", model=model, stream=bool(body.stream))
+        runs = await service.start(
+            gen, "completions", request, n=n, stream=bool(body.stream), model=model
+        )
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return sse_response(_stream(run, gen.request_id, model, include_usage))
-        done = await run.collect(request)
+
+            def usage_chunk(usage: Usage) -> CompletionChunk:
+                return CompletionChunk(
+                    id=gen.request_id, model=model, choices=[], usage=to_protocol_usage(usage)
+                )
+
+            streams = [
+                _stream(run, index, gen.request_id, model, body.logprobs is not None)
+                for index, run in enumerate(runs)
+            ]
+            events = sse_events(streams, runs, usage_chunk if include_usage else None)
+            return service.event_stream(events, runs)
+        done = await service.collect(runs, request)
         prefix = body.single_prompt if body.echo and isinstance(body.single_prompt, str) else ""
-        choice = CompletionChoice(text=prefix + done.text, finish_reason=done.finish_reason)
+        usage = total_usage(runs)
+        assert usage is not None
+        choices = [
+            CompletionChoice(
+                index=index,
+                text=prefix + item.text,
+                finish_reason=item.finish_reason,
+                logprobs=None
+                if body.logprobs is None
+                else completion_logprobs([e for d in item.deltas for e in d.logprobs]),
+            )
+            for index, item in enumerate(done)
+        ]
         return model_response(
             CompletionResponse(
-                id=gen.request_id,
-                model=model,
-                choices=[choice],
-                usage=to_protocol_usage(done.usage),
+                id=gen.request_id, model=model, choices=choices, usage=to_protocol_usage(usage)
             )
         )
 
 
-def _stream(run: Run, request_id: str, model: str, include_usage: bool) -> AsyncIterator[str]:
-    def text_chunk(text: str, finish: FinishReason | None) -> CompletionChunk:
-        choice = CompletionChoice(text=text, finish_reason=finish)
+def _stream(
+    run: Run, index: int, request_id: str, model: str, logprobs: bool
+) -> AsyncIterator[str]:
+    offset = 0
+
+    def text_chunk(
+        text: str, finish: FinishReason | None, entries: list[TokenLogprob], index: int
+    ) -> CompletionChunk:
+        nonlocal offset
+        lp = completion_logprobs(entries, offset) if logprobs and entries else None
+        offset += len(text)
+        choice = CompletionChoice(index=index, text=text, finish_reason=finish, logprobs=lp)
         return CompletionChunk(id=request_id, model=model, choices=[choice])
 
-    def usage_chunk(usage: Usage) -> CompletionChunk:
-        return CompletionChunk(
-            id=request_id, model=model, choices=[], usage=to_protocol_usage(usage)
-        )
-
-    return stream_events(
-        run, text_chunk=text_chunk, usage_chunk=usage_chunk if include_usage else None
-    )
+    return choice_events(run, index, text_chunk=text_chunk)
