@@ -314,8 +314,15 @@ class Scheduler:
                 self._finish(seq, None, outbox, error=EngineError(f"generation failed: {exc}"))
 
     def _out_of_cache(self, candidates: list[Sequence], outbox: Outbox) -> None:
-        """End the sequence holding the most cells among ``candidates`` (the ones prefilling,
-        if any: they asked for the new room) and free its cells."""
+        """Make room: first drop the prefixes idle slots keep for reuse; if there are none,
+        end the sequence holding the most cells among ``candidates`` (the ones prefilling, if
+        any: they asked for the new room) and free its cells."""
+        idle = [slot for slot in self.slots.slots if not slot.busy and slot.tokens]
+        if idle:
+            for slot in idle:
+                ll.llama_memory_seq_rm(self.model.memory, slot.seq_id, -1, -1)
+                slot.tokens = []
+            return
         victim = max(candidates, key=lambda s: len(s.slot.tokens) if s.slot else 0)
         log.warning("KV cache full: ending %s", victim.request.request_id)
         if victim.slot is not None:
