@@ -39,7 +39,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml | llama-wheel
 	$(PIP) install $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
-	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,dev]'
+	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,dev]'
 	$(PY) -m inferstack.cli.main models fetch default
 	touch $@
 

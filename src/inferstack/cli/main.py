@@ -24,6 +24,9 @@ SUBCOMMANDS = (
     "deploy",
     "gateway",
     "keys",
+    "ingest",
+    "ask",
+    "rag",
 )
 
 

@@ -1,0 +1,118 @@
+"""``inferstack ask QUESTION``: a grounded answer from the knowledge base, with citations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from inferstack.cli.rag_common import add_kb_arguments, rag_settings
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "ask",
+        help="answer a question from the knowledge base, with numbered citations",
+        description="Retrieve the best chunks, ask the chat model to answer from them only, and "
+        "print the answer with its sources. Says so when the knowledge base has no answer.",
+    )
+    p.add_argument("question", help="the question")
+    p.add_argument("-k", type=int, default=None, help="chunks given to the model (default: 4)")
+    p.add_argument(
+        "--mode",
+        choices=["vector", "bm25", "hybrid", "weighted"],
+        default="hybrid",
+        help="retrieval mode (default: hybrid)",
+    )
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata filter (repeatable; all must match)",
+    )
+    p.add_argument("--max-tokens", type=int, default=None, help="answer budget")
+    p.add_argument("--no-stream", action="store_true", help="print the answer at the end")
+    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    add_kb_arguments(p)
+    p.set_defaults(func=run)
+
+
+def parse_filters(items: list[str]) -> dict[str, object]:
+    """``key=value`` pairs; values that parse as JSON scalars (3, true) keep their type."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--filter {item!r}: expected KEY=VALUE")
+        try:
+            parsed = json.loads(value)
+            out[key] = parsed if isinstance(parsed, int | float | bool) else value
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from inferstack.rag.answer import Answerer
+    from inferstack.rag.retrieve import open_knowledge_base
+
+    settings = rag_settings(args)
+    filters = parse_filters(args.filter)
+
+    async def go() -> int:
+        kb = open_knowledge_base(settings)
+        answerer = Answerer(kb)
+        try:
+            if args.json or args.no_stream:
+                answer = await answerer.answer(
+                    args.question,
+                    k=args.k,
+                    mode=args.mode,
+                    filters=filters,
+                    max_tokens=args.max_tokens,
+                )
+                if args.json:
+                    print(json.dumps(answer.as_dict()))
+                    return 0
+                print(answer.text)
+                _print_sources(answer.as_dict()["citations"], answer.cited)
+                return 0
+            citations: list[dict[str, object]] = []
+            async for event in answerer.stream(
+                args.question,
+                k=args.k,
+                mode=args.mode,
+                filters=filters,
+                max_tokens=args.max_tokens,
+            ):
+                if event["object"] == "rag.citations":
+                    citations = event["citations"]
+                elif event["object"] == "rag.delta":
+                    sys.stdout.write(event["delta"])
+                    sys.stdout.flush()
+                else:
+                    sys.stdout.write("\n")
+                    _print_sources(citations, event["cited"])
+            return 0
+        finally:
+            await answerer.aclose()
+            await kb.aclose()
+
+    return asyncio.run(go())
+
+
+def _print_sources(citations: list[dict[str, object]], cited: list[int]) -> None:
+    if not citations:
+        return
+    print("\nSources:")
+    for c in citations:
+        mark = "*" if c["index"] in cited else " "
+        print(
+            f" {mark}[{c['index']}] {c['source']}#chunk={c['position']} "
+            f"(chars {c['start']}-{c['end']})"
+        )
