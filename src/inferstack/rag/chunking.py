@@ -8,8 +8,9 @@ packed greedily into chunks of at most ``max_tokens - special tokens`` wordpiece
 - a paragraph that no longer fits in the current chunk starts a new one (paragraphs stay whole
   when they can);
 - a sentence longer than a chunk is cut at wordpiece boundaries;
-- a new chunk (within a section) begins with the last sentences of the previous one, up to
-  ``overlap`` wordpieces, so a fact that straddles a boundary is still found.
+- a chunk cut inside a paragraph is followed by one that begins with the last sentences of
+  the previous one, up to ``overlap`` wordpieces, so a fact that straddles the cut is still
+  found (a cut between paragraphs or sections repeats nothing).
 
 Chunk text is the exact span ``doc.text[start:end]``, so a citation can point at characters.
 Chunk ids are ``hash(doc_id) : position : hash(text)``: deterministic, so re-chunking an
@@ -140,7 +141,9 @@ class Chunker:
                 or (atom.paragraph_start and self._paragraph_moves(atoms, i, used))
             ):
                 groups.append(current)
-                current = self._overlap_tail(current, atom.tokens)
+                # A cut inside a paragraph repeats its last sentences; a cut between
+                # paragraphs is a natural boundary and needs none.
+                current = [] if atom.paragraph_start else self._overlap_tail(current, atom.tokens)
                 used = sum(a.tokens for a in current)
             current.append(atom)
             used += atom.tokens

@@ -17,11 +17,14 @@ the crash is finished by simply running again.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from inferstack.rag.types import Chunk, Hit
 
@@ -43,6 +46,19 @@ INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
 
 COMMITTED, PENDING = "committed", "pending"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    """One connection shared by the event loop and worker threads: one call at a time."""
+
+    @functools.wraps(method)
+    def wrapper(self: DocStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -84,28 +100,34 @@ class DocStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
         self.writes = 0
         """Rows written (inserted, updated, deleted) by this instance."""
 
+    @_locked
     def close(self) -> None:
         self.db.close()
 
     # -- reading -------------------------------------------------------------------------
 
+    @_locked
     def document(self, doc_id: str) -> DocRecord | None:
         row = self.db.execute(
             "SELECT doc_id, source, hash, state FROM documents WHERE doc_id = ?", (doc_id,)
         ).fetchone()
         return DocRecord(*row) if row else None
 
+    @_locked
     def documents(self) -> list[DocRecord]:
         rows = self.db.execute("SELECT doc_id, source, hash, state FROM documents").fetchall()
         return [DocRecord(*r) for r in rows]
 
+    @_locked
     def chunk_states(self, doc_id: str) -> dict[str, str]:
         rows = self.db.execute("SELECT chunk_id, state FROM chunks WHERE doc_id = ?", (doc_id,))
         return dict(rows.fetchall())
 
+    @_locked
     def counts(self) -> dict[str, int]:
         """Chunk rows by state, and documents."""
         out = {COMMITTED: 0, PENDING: 0}
@@ -114,23 +136,28 @@ class DocStore:
         out["documents"] = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         return out
 
+    @_locked
     def chunk_ids(self, state: str | None = None) -> set[str]:
         if state is None:
             return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}
         rows = self.db.execute("SELECT chunk_id FROM chunks WHERE state = ?", (state,))
         return {r[0] for r in rows}
 
+    @_locked
     def dimensions(self) -> int | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'dimensions'").fetchone()
         return int(row[0]) if row else None
 
+    @_locked
     def set_dimensions(self, dims: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('dimensions', ?)", (str(dims),))
 
+    @_locked
     def generation(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0])
 
+    @_locked
     def hits(self, scored: Iterable[tuple[str, float]]) -> list[Hit]:
         """Committed chunks for (id, score) pairs, in the given order; others are dropped."""
         pairs = list(scored)
@@ -151,17 +178,19 @@ class DocStore:
                 out.append(Hit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], score, json.loads(r[7])))
         return out
 
-    def committed_chunks(self) -> Iterator[tuple[str, str, str, str, dict[str, object]]]:
+    def committed_chunks(self) -> Iterator[tuple[str, str, str, str, dict[str, Any]]]:
         """(chunk_id, doc_id, source, text, metadata) of every visible chunk, in id order."""
-        rows = self.db.execute(
-            "SELECT chunk_id, doc_id, source, text, metadata FROM chunks "
-            "WHERE state = 'committed' ORDER BY chunk_id"
-        )
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT chunk_id, doc_id, source, text, metadata FROM chunks "
+                "WHERE state = 'committed' ORDER BY chunk_id"
+            ).fetchall()
         for r in rows:
             yield r[0], r[1], r[2], r[3], json.loads(r[4])
 
     # -- writing -------------------------------------------------------------------------
 
+    @_locked
     def begin(self, plans: list[Plan]) -> None:
         """First transaction: mark the documents pending and record every id that the vector
         store is about to receive or lose."""
@@ -182,6 +211,7 @@ class DocStore:
                 )
                 self.writes += 1 + len(plan.new) + len(plan.doomed)
 
+    @_locked
     def commit(self, plans: list[Plan]) -> None:
         """Second transaction: the vector store holds the new state; make it visible."""
         with self._transaction() as db:
@@ -203,15 +233,7 @@ class DocStore:
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
             )
 
-    def touch(self, doc_id: str, doc_hash: str) -> None:
-        """A document whose bytes changed but whose chunks did not: record the new hash."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE documents SET hash = ?, state = 'committed' WHERE doc_id = ?",
-                (doc_hash, doc_id),
-            )
-            self.writes += 1
-
+    @_locked
     def mark_missing(self, chunk_ids: set[str]) -> None:
         """Chunks the vector store lost: back to pending, with their documents, to re-embed."""
         with self._transaction() as db:

@@ -1,0 +1,94 @@
+"""``build_app(settings)``: the RAG service as an ASGI app (``inferstack rag serve``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from inferstack.errors import (
+    EngineError,
+    InferstackError,
+    InvalidRequestError,
+    NotFoundError,
+    error_body,
+)
+from inferstack.rag.answer import Answerer
+from inferstack.rag.retrieve import KnowledgeBase, open_knowledge_base
+from inferstack.rag.router import build_router
+from inferstack.rag.service import RagService
+from inferstack.rag.settings import RagSettings
+
+__all__ = ["build_app"]
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    settings: RagSettings, kb: KnowledgeBase | None = None, answerer: Answerer | None = None
+) -> FastAPI:
+    """The RAG service; ``kb`` and ``answerer`` are injected in tests (otherwise built from
+    ``settings`` when the app starts)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        base = kb or open_knowledge_base(settings)
+        answers = answerer or Answerer(base)
+        app.state.rag = RagService(base, answers)
+        try:
+            yield
+        finally:
+            await answers.aclose()
+            await base.aclose()
+
+    app = FastAPI(title="inferstack rag", lifespan=lifespan)
+    app.include_router(build_router())
+    _error_handlers(app)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready(request: Request) -> dict[str, object]:
+        return await request.app.state.rag.stats()  # type: ignore[no-any-return]
+
+    return app
+
+
+def _error(exc: InferstackError) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InferstackError)
+    async def on_error(_: Request, exc: InferstackError) -> Response:
+        if exc.status >= 500:
+            log.error("request failed: %s", exc.message)
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        param = ".".join(loc) or None
+        message = f"{param}: {first.get('msg')}" if param else str(first.get("msg", exc))
+        return _error(InvalidRequestError(message, param=param))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error(NotFoundError(f"no route {request.method} {request.url.path}"))
+        err = InvalidRequestError(str(exc.detail))
+        err.status = exc.status_code
+        return _error(err)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> Response:  # top-level handler
+        log.exception("unexpected error")
+        return _error(EngineError(f"internal error: {type(exc).__name__}"))
