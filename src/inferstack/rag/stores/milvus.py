@@ -30,12 +30,15 @@ class MilvusStore(VectorStore):
         super().__init__()
         from pymilvus import MilvusClient
 
+        self.uri = uri
         self.name = "milvus-lite" if not uri.startswith(("http://", "https://")) else "milvus"
         self.client = MilvusClient(uri=uri, token=token or "")
         self.collection = collection
         self.dimensions = dimensions
         if not self.client.has_collection(collection):
             self._create()
+        # NOTE: a collection reopened from disk starts released; searches need it loaded.
+        self.client.load_collection(collection)
 
     def _create(self) -> None:
         from pymilvus import DataType
@@ -96,6 +99,12 @@ class MilvusStore(VectorStore):
 
     def close(self) -> None:
         self.client.close()
+        if self.name == "milvus-lite":
+            # NOTE: Milvus Lite keeps its in-process server (and the data folder's lock) until
+            # the process exits; release it so another process (the next ingest) can open it.
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.uri)
 
     def drop(self) -> None:
         self.client.drop_collection(self.collection)
