@@ -9,6 +9,7 @@ import pytest
 from inferstack.engines.embeddings import EmbeddingSettings
 from inferstack.engines.llamacpp.settings import LlamaCppSettings
 from inferstack.gateway.settings import GatewaySettings
+from inferstack.rag.settings import RagSettings
 from inferstack.serving.settings import ServerSettings
 from inferstack.telemetry.settings import TelemetrySettings
 
@@ -17,7 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(
     "settings",
-    [ServerSettings, LlamaCppSettings, EmbeddingSettings, GatewaySettings, TelemetrySettings],
+    [
+        ServerSettings,
+        LlamaCppSettings,
+        EmbeddingSettings,
+        GatewaySettings,
+        TelemetrySettings,
+        RagSettings,
+    ],
 )
 def test_configuration_reference_names_every_field(settings: type) -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
