@@ -200,6 +200,20 @@ def _run_options(p: argparse.ArgumentParser, suppress: bool) -> None:
         "--output", default=d(None), help="results folder (default bench-results/TIMESTAMP)"
     )
     g.add_argument("--no-plots", action="store_true", default=d(False), help="skip PNG plots")
+    g.add_argument(
+        "--profile",
+        default=d(None),
+        metavar="FILE",
+        help="also write a throughput profile for `inferstack plan` (closed loop only)",
+    )
+    g.add_argument(
+        "--profile-field",
+        action="append",
+        default=d([]),
+        metavar="KEY=VALUE",
+        help="profile facts the run cannot know, e.g. quantization=Q4_K_M engine=llama.cpp "
+        "instance=c8g.xlarge threads=2 parallel=8 (repeatable)",
+    )
 
 
 def _peer_parser(sub: Any) -> None:
@@ -467,4 +481,22 @@ def _run_bench(args: argparse.Namespace, peers: list[Any]) -> int:
     result = asyncio.run(Bench(targets, workload, config, progress).run())
     files = write_outputs(result, output, plots=not args.no_plots)
     progress.note("wrote " + ", ".join(str(output / f) for f in files))
+    if args.profile:
+        _write_profile(args, result)
+        progress.note(f"wrote profile {args.profile}")
     return 0
+
+
+def _write_profile(args: argparse.Namespace, result: Any) -> None:
+    import shlex
+    import sys
+
+    from inferstack.bench.profile import profile_from_result
+    from inferstack.plan.profiles import save_profile
+
+    fields = dict(f.partition("=")[::2] for f in args.profile_field)
+    command = "inferstack " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        save_profile(profile_from_result(result, command, fields), args.profile)
+    except ValueError as exc:
+        raise SystemExit(f"bench --profile: {exc}") from exc

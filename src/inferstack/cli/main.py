@@ -27,6 +27,7 @@ SUBCOMMANDS = (
     "ingest",
     "ask",
     "rag",
+    "plan",
 )
 
 

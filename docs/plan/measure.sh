@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Measure the default model on this machine for `inferstack plan`: a closed-loop profile
+# (concurrency 1, 2, 4, 8) and three open-loop Poisson rates, then compare what the simulator
+# predicts from the profile with what the open-loop run measured. The rates are 30 %, 60 % and
+# 90 % of the request rate the profile's best level served, unless RATES is given, so the run
+# stays bounded however busy the machine is.
+#
+#   bash docs/plan/measure.sh [OUT_DIR] [RATES]     (default: plan-measure)
+set -euo pipefail
+OUT=${1:-plan-measure}
+RATES=${2:-}
+TOKENS=${TOKENS:-32}
+REQUESTS=${REQUESTS:-8}
+THREADS=${THREADS:-1}
+BIN=${BIN:-.venv/bin/inferstack}
+mkdir -p "$OUT"
+PORT=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BIN" serve --model default --port "$PORT" --threads "$THREADS" --parallel 8 >"$OUT/serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break
+  kill -0 $SERVER || { cat "$OUT/serve.log"; exit 1; }
+  sleep 0.5
+done
+COMMON=(--url "http://127.0.0.1:$PORT" --endpoint completions --ignore-eos --max-tokens "$TOKENS"
+        --min-gain 0 --max-error-rate 1 --no-plots --seed 0)
+"$BIN" bench "${COMMON[@]}" --concurrency 1,2,4,8 --requests "$REQUESTS" --output "$OUT/closed" \
+  --profile "$OUT/profile.yaml" \
+  --profile-field name=gemma3-270m-q4km-inferstack-local \
+  --profile-field params_b=0.27 --profile-field quantization=Q4_K_M \
+  --profile-field "engine=inferstack (llama.cpp)" --profile-field "threads=$THREADS" \
+  --profile-field parallel=8
+if [ -z "$RATES" ]; then
+  RATES=$(.venv/bin/python -c "
+import yaml, sys
+p = yaml.safe_load(open('$OUT/profile.yaml'))
+peak = max(pt['decode_tok_per_s'] for pt in p['points']) / $TOKENS
+print(','.join(f'{f * peak:.3g}' for f in (0.3, 0.6, 0.9)))")
+fi
+echo "open-loop rates: $RATES req/s"
+"$BIN" bench "${COMMON[@]}" --rate "$RATES" --requests "$((REQUESTS * 3))" --warmup 2 --output "$OUT/open"
+"$BIN" plan validate --profile "$OUT/profile.yaml" --bench "$OUT/open/results.json" \
+  --json "$OUT/validate.json" | tee "$OUT/validate.md"
