@@ -6,16 +6,25 @@
 # stays bounded however busy the machine is.
 #
 #   bash docs/plan/measure.sh [OUT_DIR] [RATES]     (default: plan-measure)
+#
+# Environment: MODEL (a `serve --model` spec, default: default), NAME and PARAMS_B (of the
+# profile), THREADS (1: on a shared machine two threads wait on each other), TOKENS (32 per
+# answer), REQUESTS (8 per closed-loop level, 3x that per rate). On a Graviton instance, e.g.
+#   MODEL=/models/Llama-3.2-1B-Q4_K_M.gguf NAME=llama3.2-1b-q4km-c8g.xlarge PARAMS_B=1.2 \
+#     THREADS=4 bash docs/plan/measure.sh out-1b
 set -euo pipefail
 OUT=${1:-plan-measure}
 RATES=${2:-}
+MODEL=${MODEL:-default}
+NAME=${NAME:-gemma3-270m-q4km-inferstack-local}
+PARAMS_B=${PARAMS_B:-0.27}
 TOKENS=${TOKENS:-32}
 REQUESTS=${REQUESTS:-8}
 THREADS=${THREADS:-1}
 BIN=${BIN:-.venv/bin/inferstack}
 mkdir -p "$OUT"
 PORT=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BIN" serve --model default --port "$PORT" --threads "$THREADS" --parallel 8 >"$OUT/serve.log" 2>&1 &
+"$BIN" serve --model "$MODEL" --port "$PORT" --threads "$THREADS" --parallel 8 >"$OUT/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do
@@ -27,8 +36,8 @@ COMMON=(--url "http://127.0.0.1:$PORT" --endpoint completions --ignore-eos --max
         --min-gain 0 --max-error-rate 1 --no-plots --seed 0)
 "$BIN" bench "${COMMON[@]}" --concurrency 1,2,4,8 --requests "$REQUESTS" --output "$OUT/closed" \
   --profile "$OUT/profile.yaml" \
-  --profile-field name=gemma3-270m-q4km-inferstack-local \
-  --profile-field params_b=0.27 --profile-field quantization=Q4_K_M \
+  --profile-field "name=$NAME" \
+  --profile-field "params_b=$PARAMS_B" --profile-field quantization=Q4_K_M \
   --profile-field "engine=inferstack (llama.cpp)" --profile-field "threads=$THREADS" \
   --profile-field parallel=8
 if [ -z "$RATES" ]; then

@@ -56,7 +56,7 @@ def test_points_and_facts_from_a_closed_loop_run() -> None:
     assert p.points[0].itl_ms == pytest.approx(10.0)
     assert p.points[1].itl_ms == pytest.approx(40.0)
     assert p.points[0].ttft_ms == pytest.approx(50.0)
-    assert p.points[0].prefill_tok_per_s == pytest.approx(20 / 0.05)
+    assert p.points[0].prefill_tok_per_s == pytest.approx(20 / (0.05 - 0.01))
     assert p.mean_prompt_tokens == 20 and p.mean_output_tokens == 10
 
 

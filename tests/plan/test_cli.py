@@ -19,9 +19,27 @@ VALUES = REPO / "deploy" / "helm" / "inferstack" / "values.yaml"
 
 def test_plan_writes_report_with_cheapest_crossover_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    code = main(["plan", "--params-b", "8", "--rate", "1", "--prompt-tokens", "200",
-                 "--output-tokens", "200", "--ttft-ms", "2000", "--itl-ms", "200",
-                 "--loads", "0.01,1,10", "--output", str(out)])
+    code = main(
+        [
+            "plan",
+            "--params-b",
+            "8",
+            "--rate",
+            "1",
+            "--prompt-tokens",
+            "200",
+            "--output-tokens",
+            "200",
+            "--ttft-ms",
+            "2000",
+            "--itl-ms",
+            "200",
+            "--loads",
+            "0.01,1,10",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     plan = json.loads((out / "plan.json").read_text())
     names = {p["profile"] for p in plan["pools"]}
@@ -44,20 +62,43 @@ def test_simulate_a_trace_with_the_charts_autoscaling_and_recommend(tmp_path: Pa
     rows += [f"{30 + i * 5:.2f},10,20" for i in range(12)]  # then a trickle
     trace.write_text("\n".join(rows) + "\n")
     out = tmp_path / "sim"
-    assert main(["plan", "simulate", "--profile", str(profile), "--trace", str(trace),
-                 "--chart-values", str(VALUES), "--chart-model", "chat",
-                 "--ttft-ms", "5000", "--itl-ms", "200", "--recommend",
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "simulate",
+                "--profile",
+                str(profile),
+                "--trace",
+                str(trace),
+                "--chart-values",
+                str(VALUES),
+                "--chart-model",
+                "chat",
+                "--ttft-ms",
+                "5000",
+                "--itl-ms",
+                "200",
+                "--recommend",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     data = json.loads((out / "simulate.json").read_text())
     chart = yaml.safe_load(VALUES.read_text())["chat"]["serve"]["autoscaling_config"]
-    assert data["spec"]["autoscaling"]["target_ongoing_requests"] == chart["target_ongoing_requests"]
+    assert (
+        data["spec"]["autoscaling"]["target_ongoing_requests"] == chart["target_ongoing_requests"]
+    )
     assert data["summary"]["completed"] == 72
     assert data["summary"]["cost_usd"] > 0
     rec = data["recommended_autoscaling_config"]
     assert rec is not None and rec["max_replicas"] == chart["max_replicas"]
     costs = {json.dumps(c["config"], sort_keys=True): c["cost_usd"] for c in data["candidates"]}
     assert costs[json.dumps(rec, sort_keys=True)] == min(
-        c["cost_usd"] for c in data["candidates"] if c["slo_attainment"] >= 0.95)
+        c["cost_usd"] for c in data["candidates"] if c["slo_attainment"] >= 0.95
+    )
     assert (out / "timeline.png").stat().st_size > 1000
 
 
@@ -65,11 +106,32 @@ def test_gateway_prices_command_rewrites_the_group(tmp_path: Path) -> None:
     profile = tmp_path / "p.yaml"
     save_profile(make_profile(), profile)
     cfg = tmp_path / "gateway.yaml"
-    cfg.write_text("model_groups:\n  default:\n    deployments:\n"
-                   "      - api_base: http://127.0.0.1:8000/v1\n")
-    assert main(["plan", "gateway-prices", "--config", str(cfg), "--group", "default",
-                 "--profile", str(profile), "--rate", "0.5", "--prompt-tokens", "10",
-                 "--output-tokens", "50", "--ttft-ms", "5000"]) == 0
+    cfg.write_text(
+        "model_groups:\n  default:\n    deployments:\n      - api_base: http://127.0.0.1:8000/v1\n"
+    )
+    assert (
+        main(
+            [
+                "plan",
+                "gateway-prices",
+                "--config",
+                str(cfg),
+                "--group",
+                "default",
+                "--profile",
+                str(profile),
+                "--rate",
+                "0.5",
+                "--prompt-tokens",
+                "10",
+                "--output-tokens",
+                "50",
+                "--ttft-ms",
+                "5000",
+            ]
+        )
+        == 0
+    )
     dep = yaml.safe_load(cfg.read_text())["model_groups"]["default"]["deployments"][0]
     assert dep["output_cost_per_million"] > 0 and dep["cost_per_second"] == 0
 

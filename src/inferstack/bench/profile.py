@@ -1,7 +1,7 @@
 """A throughput profile (:class:`inferstack.plan.profiles.Profile`) from a closed-loop run.
 
 Each measured concurrency becomes a profile point: aggregate output tok/s, ITL p50 and TTFT
-p50; the prefill rate is the mean prompt length over the single-stream TTFT. What the run
+p50; the prefill rate is the mean prompt length over the TTFT less one decode step. What the run
 cannot know (quantization, engine, instance, slots) comes from the caller, or stays missing.
 """
 
@@ -36,8 +36,10 @@ def _points(target: TargetResult) -> list[ProfilePoint]:
         if s.succeeded == 0 or s.output_tok_per_s <= 0:
             continue
         prefill = None
-        if s.mean_prompt_tokens and s.ttft_ms.p50:
-            prefill = s.mean_prompt_tokens / (s.ttft_ms.p50 / 1000.0)
+        if s.mean_prompt_tokens and s.ttft_ms.p50 and s.itl_ms.p50:
+            # TTFT = one step (which samples the first token) + the prompt's prefill.
+            busy_ms = max(s.ttft_ms.p50 - s.itl_ms.p50, 0.1 * s.ttft_ms.p50)
+            prefill = s.mean_prompt_tokens / (busy_ms / 1000.0)
         points.append(
             ProfilePoint(
                 concurrency=int(lr.level),

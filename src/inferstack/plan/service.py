@@ -3,12 +3,15 @@
 A continuous-batching engine (llama.cpp here, vLLM on a GPU) runs in steps: every step decodes
 one token for each running sequence and prefills new prompts under a token budget. A step with
 ``b`` sequences takes ``step_s(b)`` (the profile's inter-token latency at concurrency ``b``,
-interpolated linearly, flat throughput beyond the largest measured concurrency) plus the
+interpolated linearly, flat throughput beyond the largest measured concurrency, never a lower
+aggregate rate than at a smaller batch) plus the
 prefill cost of the prompt tokens it carries.
 
-The prefill cost per token comes from the profile's prefill rate, or from its single-stream
-TTFT and mean prompt length: TTFT(1) = step_s(1) + prompt_tokens x cost. A published profile
-that gives a TTFT but no prompt length gets a fixed prefill time per request instead.
+The prefill cost per token comes from the profile's prefill rate (prompt tokens per second of
+TTFT beyond the first step, as ``inferstack bench --profile`` writes it), or from its
+single-stream TTFT and mean prompt length: TTFT(1) = step_s(1) + prompt_tokens x cost. A
+published profile that gives a TTFT but no prompt length gets a fixed prefill time per request
+instead.
 """
 
 from __future__ import annotations
@@ -28,8 +31,21 @@ class ServiceModel:
         self.slots = profile.max_concurrency
         self.token_budget = token_budget
         self._levels = [p.concurrency for p in profile.points]
-        self._steps = [p.step_s for p in profile.points]
+        self._steps = self._monotone([p.step_s for p in profile.points])
         self.prefill_s_per_token, self.prefill_fixed_s = self._prefill(profile)
+
+    def _monotone(self, steps: list[float]) -> list[float]:
+        """Step times with the aggregate rate made non-decreasing in the batch size.
+
+        A batching engine never serves fewer tokens per second with more sequences; a profile
+        that says so was measured while something else took the CPU (a shared machine), and
+        the best rate seen at a smaller batch is the better estimate.
+        """
+        out, best = [], 0.0
+        for level, step in zip(self._levels, steps, strict=True):
+            best = max(best, level / step)
+            out.append(level / best)
+        return out
 
     def _prefill(self, profile: Profile) -> tuple[float, float]:
         first = profile.points[0]
