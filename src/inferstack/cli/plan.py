@@ -92,6 +92,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="JSON",
         help="an autoscaling_config as JSON (instead of the chart's)",
     )
+    s.add_argument(
+        "--max-ongoing-requests",
+        type=int,
+        default=None,
+        help="per replica (default: the chart's, else Ray Serve's 5)",
+    )
     s.add_argument("--node-provision-s", type=float, default=90.0, help="node launch time (90)")
     s.add_argument("--model-load-s", type=float, default=None, help="replica load time")
     s.add_argument("--recommend", action="store_true", help="search autoscaling_config values")
@@ -239,24 +245,29 @@ def _plan_plots(options: list[Any], args: argparse.Namespace, out: Path) -> list
     return ["cost_vs_load.png", "slo_vs_load.png"]
 
 
-def _autoscaling(args: argparse.Namespace) -> Any:
+def _autoscaling(args: argparse.Namespace) -> tuple[Any, int]:
+    """The autoscaling_config and max_ongoing_requests to simulate (flags, else the chart's)."""
     import yaml
 
     from inferstack.plan.autoscaling import AutoscalingConfig
 
-    if args.autoscaling is not None:
-        return AutoscalingConfig.model_validate(args.autoscaling)
+    ray_default_max_ongoing = 5
+    config, max_ongoing = None, args.max_ongoing_requests
     if args.chart_values:
         values = yaml.safe_load(Path(args.chart_values).read_text(encoding="utf-8"))
         try:
-            raw = values[args.chart_model]["serve"]["autoscaling_config"]
+            serve = values[args.chart_model]["serve"]
+            raw = serve["autoscaling_config"]
         except (KeyError, TypeError) as exc:
             raise SystemExit(
                 f"plan simulate: {args.chart_values} has no "
                 f"{args.chart_model}.serve.autoscaling_config"
             ) from exc
-        return AutoscalingConfig.model_validate(raw)
-    return None
+        config = AutoscalingConfig.model_validate(raw)
+        max_ongoing = max_ongoing or serve.get("max_ongoing_requests")
+    if args.autoscaling is not None:
+        config = AutoscalingConfig.model_validate(args.autoscaling)
+    return config, max_ongoing or ray_default_max_ongoing
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -276,11 +287,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
     reqs, _ = _requests(args)
     slo = _slo(args)
     load_s = args.model_load_s if args.model_load_s is not None else (profile.model_load_s or 30.0)
+    autoscaling, max_ongoing = _autoscaling(args)
     spec = PoolSpec(
         price_per_node_hour=option.price_per_node_hour or 0.0,
         replicas_per_node=option.replicas_per_node,
         replicas=max(args.min_replicas, 1),
-        autoscaling=_autoscaling(args),
+        autoscaling=autoscaling,
+        max_ongoing_requests=max_ongoing,
         node_provision_s=args.node_provision_s,
         model_load_s=load_s,
     )

@@ -93,7 +93,14 @@ def crossover_markdown(loads: list[LoadPoint], crossover: float | None) -> list[
             f"| {p.rate:g} | {p.cpu_pool or '—'} | {_f(p.cpu_usd_per_million, '.3f')} | "
             f"{p.gpu_pool or '—'} | {_f(p.gpu_usd_per_million, '.3f')} |"
         )
-    where = f"{crossover:.3g} req/s" if crossover is not None else "not within this range"
+    if all(p.cpu_usd_per_million is None for p in loads):
+        where = "no CPU pool meets the SLO at these loads (or none is priced)"
+    elif all(p.gpu_usd_per_million is None for p in loads):
+        where = "no GPU pool meets the SLO at these loads (or none is priced)"
+    elif crossover is None:
+        where = "not within these loads"
+    else:
+        where = f"{crossover:.3g} req/s"
     return [*lines, "", f"GPU pool cheaper than the CPU pool from: **{where}**", ""]
 
 
