@@ -29,6 +29,7 @@ from inferstack.gateway.limits import Counters, KeyLimits, MemoryCounters, Redis
 from inferstack.gateway.masterkey import ensure_master_key
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.middleware import RequestIdMiddleware
+from inferstack.gateway.outbox import Outbox
 from inferstack.gateway.proxy import Proxy
 from inferstack.gateway.routes import keys, openai, ops, spend
 from inferstack.gateway.routing import make_strategy
@@ -143,7 +144,11 @@ def _build(
     pool = DeploymentPool(settings)
     metrics = GatewayMetrics(tel)
     recorder = UsageRecorder(
-        db, on_written=key_service.spend_written, on_failed=metrics.usage_write_errors.inc
+        db,
+        outbox=Outbox(settings.resolved_usage_outbox_dir()),
+        on_written=key_service.spend_written,
+        on_failed=metrics.usage_write_errors.inc,
+        drain_timeout_s=settings.shutdown_drain_s,
     )
     guardrail = PiiGuardrail(settings.guardrail) if settings.guardrail.enabled else None
     limits = KeyLimits(

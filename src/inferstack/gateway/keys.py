@@ -9,8 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from inferstack.errors import AuthenticationError, NotFoundError, RateLimitError
+from inferstack.errors import (
+    AuthenticationError,
+    NotFoundError,
+    RateLimitError,
+    ServiceUnavailableError,
+)
 from inferstack.gateway.db import Database, VirtualKey
 from inferstack.gateway.db.tables import utcnow
 from inferstack.gateway.key_types import (
@@ -132,6 +138,17 @@ class KeyService:
             self._unknown.popitem(last=False)
 
     async def _load(self, digest: str) -> KeyRecord:
+        try:
+            return await self._load_row(digest)
+        except (SQLAlchemyError, OSError) as exc:
+            # NOTE: fail closed for a key this replica has not seen recently: it cannot be
+            # checked. Cached keys keep working (see authenticate).
+            raise ServiceUnavailableError(
+                f"the key store is unavailable ({type(exc).__name__}); retry shortly",
+                headers={"Retry-After": "5"},
+            ) from exc
+
+    async def _load_row(self, digest: str) -> KeyRecord:
         written_before = dict(self._written)
         async with self._db.session() as session:
             row = await session.scalar(select(VirtualKey).where(VirtualKey.key_hash == digest))

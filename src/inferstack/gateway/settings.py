@@ -191,6 +191,17 @@ class GatewaySettings(Settings):
     key_cache_ttl_s: float = Field(
         default=2.0, ge=0, description="How long a replica trusts a looked-up virtual key"
     )
+    usage_outbox_dir: Path | None = Field(
+        default=None,
+        description="Write-ahead log of usage not yet in the database (replayed on start); "
+        "default <state_dir>/usage-outbox",
+    )
+    shutdown_drain_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long to wait for queued usage to reach the database (the "
+        "rest stays in the outbox); keep it under the pod's termination grace period",
+    )
     unknown_key_cache_ttl_s: float = Field(
         default=5.0,
         ge=0,
@@ -235,6 +246,10 @@ class GatewaySettings(Settings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.state_dir / 'gateway.db'}"
+
+    def resolved_usage_outbox_dir(self) -> Path:
+        """The usage outbox directory, defaulting to ``<state_dir>/usage-outbox``."""
+        return self.usage_outbox_dir or self.state_dir / "usage-outbox"
 
     def resolved_master_key_file(self) -> Path:
         """The master-key file, defaulting to ``<state_dir>/master_key``."""

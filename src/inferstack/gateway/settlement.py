@@ -8,10 +8,12 @@ leak a parallel slot or a budget reservation.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
 
+from inferstack.errors import ServiceUnavailableError
 from inferstack.gateway.call import ProxyCall
 from inferstack.gateway.deployments import Deployment
 from inferstack.gateway.key_types import KeyRecord
@@ -23,6 +25,8 @@ from inferstack.gateway.usage import Usage, UsageEntry, UsageRecorder, request_c
 from inferstack.telemetry.genai import operation_for_endpoint
 
 __all__ = ["Settlement"]
+
+logger = logging.getLogger(__name__)
 
 # A client that disconnects is still charged for what the upstream did for it.
 _CHARGED = {499}
@@ -57,9 +61,19 @@ class Settlement:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def _settle_limits(
+        self, key: KeyRecord, admission: Admission, tokens: int, cost: float
+    ) -> None:
+        try:
+            await self._limits.settle(key, admission, tokens, cost)
+        except ServiceUnavailableError as exc:
+            # The answer is already decided (often sent): a lost release only costs capacity
+            # until the lease expires (lease_ttl_s) or the TPM window ends.
+            logger.warning("could not settle the limits of key %s: %s", key.key_id, exc.message)
+
     async def release(self, key: KeyRecord, admission: Admission) -> None:
         """Give back what a call refused before it was proxied holds."""
-        await self.shielded(self._limits.settle(key, admission, 0, 0.0))
+        await self.shielded(self._settle_limits(key, admission, 0, 0.0))
 
     def overhead(self, call: ProxyCall, sent_at: float) -> None:
         """Observe the time the gateway spent before the first upstream attempt went out."""
@@ -115,7 +129,7 @@ class Settlement:
         if cost:
             m.spend.labels(call.model_group).inc(cost)
         self._observe_genai(call, usage, status, latency_s, cost)
-        await self.shielded(self._limits.settle(call.key, call.admission, usage.total, cost))
+        await self.shielded(self._settle_limits(call.key, call.admission, usage.total, cost))
 
     def _observe_genai(
         self, call: ProxyCall, usage: Usage, status: int, latency_s: float, cost: float

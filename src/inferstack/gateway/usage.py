@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from inferstack.gateway.db import Database, SpendLog, VirtualKey
 from inferstack.gateway.db.tables import utcnow
 from inferstack.gateway.settings import DeploymentConfig
+
+if TYPE_CHECKING:
+    from inferstack.gateway.outbox import Outbox
 
 __all__ = ["Usage", "UsageEntry", "UsageRecorder", "request_cost"]
 
@@ -73,32 +78,65 @@ class UsageEntry:
     cache_hit: bool = False
     lease_id: str | None = None  # the budget lease this cost holds until it is written
     created_at: datetime = field(default_factory=utcnow)
+    entry_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unique: never doubled
+    segment: int = 0  # the outbox segment holding it (not stored)
 
 
 class UsageRecorder:
-    """Writes spend logs and key spend in batches, off the request path."""
+    """Writes spend logs and key spend in batches, off the request path.
+
+    With an outbox every entry is on disk before the client has its answer; a failed write is
+    retried (with backoff) until the database takes it, never dropped; an entry left when the
+    process stops is replayed by the next one. ``failing`` and ``alive`` feed ``/ready``.
+    """
 
     def __init__(
         self,
         db: Database,
         *,
+        outbox: Outbox | None = None,
         on_written: Callable[[dict[str, float]], None] | None = None,
         on_failed: Callable[[int], None] | None = None,
         max_batch: int = 500,
+        retry_max_s: float = 5.0,
+        drain_timeout_s: float = 20.0,
     ) -> None:
         self._db = db
+        self._outbox = outbox
         self._on_written = on_written
         self._on_failed = on_failed
         self._max_batch = max_batch
+        self._retry_max_s = retry_max_s
+        self._drain_timeout_s = drain_timeout_s
         self._queue: asyncio.Queue[UsageEntry] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.failing = False  # the last write failed; retrying
         # Called with each batch once it is committed (the budget leases it held shrink).
         self.after_write: Callable[[list[UsageEntry]], Awaitable[None]] | None = None
 
     def start(self) -> None:
+        if self._outbox is not None:
+            for entry in self._outbox.open():
+                self._queue.put_nowait(entry)
         self._task = asyncio.create_task(self._run(), name="gateway-usage-recorder")
+        self._task.add_done_callback(self._ended)
+
+    @staticmethod
+    def _ended(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.critical("the usage recorder died: /ready reports it", exc_info=task.exception())
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def record(self, entry: UsageEntry) -> None:
+        """Queue ``entry``; with an outbox it is on disk when this returns."""
+        if self._outbox is not None:
+            try:
+                self._outbox.append(entry)
+            except OSError:  # fail open: the entry still goes to the database from memory
+                logger.exception("could not append usage entry %s to the outbox", entry.entry_id)
         self._queue.put_nowait(entry)
 
     @property
@@ -112,38 +150,65 @@ class UsageRecorder:
             await self._queue.join()
 
     async def stop(self) -> None:
-        await self.flush()
-        if self._task is not None:
+        """Drain within ``drain_timeout_s``; what is left stays in the outbox for next time."""
+        try:
+            await asyncio.wait_for(self.flush(), self._drain_timeout_s)
+        except TimeoutError:
+            logger.error("%d usage entries left in the outbox for the next start", self.pending)
+        if self._task is not None and not self._task.done():  # a dead one was logged already
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._outbox is not None:
+            self._outbox.close()
 
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            spend = await self._write_until_done(batch)
+            if self._outbox is not None:
+                self._outbox.written(batch)
+            if self._on_written is not None:
+                self._on_written(spend)
+            if self.after_write is not None:
+                try:
+                    await self.after_write(batch)
+                except Exception:  # top level of the task: a lease store hiccup must not kill it
+                    logger.exception("could not shorten the budget leases of written usage")
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _write_until_done(self, batch: list[UsageEntry]) -> dict[str, float]:
+        delay = 0.05
+        while True:
             try:
                 spend = await self._write(batch)
             except (SQLAlchemyError, OSError):
-                logger.exception("could not record %d usage entries", len(batch))
+                logger.exception("could not record %d usage entries; retrying", len(batch))
+                self.failing = True
                 if self._on_failed is not None:
                     self._on_failed(len(batch))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
             else:
-                if self._on_written is not None:
-                    self._on_written(spend)
-                if self.after_write is not None:
-                    await self.after_write(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+                self.failing = False
+                return spend
 
     async def _write(self, batch: list[UsageEntry]) -> dict[str, float]:
         spend: dict[str, float] = defaultdict(float)
         async with self._db.session() as session:
+            ids = [e.entry_id for e in batch]
+            done = set(
+                await session.scalars(select(SpendLog.entry_id).where(SpendLog.entry_id.in_(ids)))
+            )
             for e in batch:
+                if e.entry_id in done:  # replayed from the outbox, but already written
+                    continue
                 session.add(
                     SpendLog(
+                        entry_id=e.entry_id,
                         request_id=e.request_id,
                         key_id=e.key_id,
                         endpoint=e.endpoint,

@@ -72,6 +72,8 @@ class SpendLog(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Unique per usage entry: a replayed entry (see gateway.outbox) is recognised, not doubled.
+    entry_id: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
     key_id: Mapped[str | None] = mapped_column(String(32))
     endpoint: Mapped[str] = mapped_column(String(64))
     model_group: Mapped[str] = mapped_column(String(255))

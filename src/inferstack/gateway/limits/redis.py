@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
+
+from inferstack.errors import ServiceUnavailableError
 
 __all__ = ["RedisCounters"]
+
+T = TypeVar("T")
+
+
+async def _guarded(call: Awaitable[T]) -> T:
+    """Limits fail closed: with Redis unreachable a request is refused with 503, not 500."""
+    try:
+        return await call
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailableError(
+            f"the limit store is unavailable ({type(exc).__name__}); retry shortly",
+            headers={"Retry-After": "5"},
+        ) from exc
+
 
 # Add atomically, refusing (and undoing) an add that would pass the limit; -1 means "no limit".
 # A negative amount (a reservation settled for less) is always applied.
@@ -69,29 +88,31 @@ class RedisCounters:
         return cls(Redis.from_url(url), **kwargs)
 
     async def add(self, name: str, amount: int, limit: int | None, ttl_s: int) -> bool:
-        added = await self._add(
-            keys=[self._prefix + name], args=[amount, -1 if limit is None else limit, ttl_s]
+        added = await _guarded(
+            self._add(
+                keys=[self._prefix + name], args=[amount, -1 if limit is None else limit, ttl_s]
+            )
         )
         return bool(int(added))
 
     async def get(self, name: str) -> int:
-        value = await self._client.get(self._prefix + name)
+        value = await _guarded(self._client.get(self._prefix + name))
         return int(value) if value is not None else 0
 
     async def lease(
         self, name: str, lease_id: str, amount: float, limit: float | None, ttl_s: float
     ) -> bool:
         args = [lease_id, repr(float(amount)), -1 if limit is None else repr(float(limit))]
-        granted = await self._lease(
-            keys=[self._prefix + name], args=[*args, max(1, int(ttl_s * 1000))]
+        granted = await _guarded(
+            self._lease(keys=[self._prefix + name], args=[*args, max(1, int(ttl_s * 1000))])
         )
         return bool(int(granted))
 
     async def held(self, name: str) -> float:
-        return float(await self._held(keys=[self._prefix + name], args=[""]))
+        return float(await _guarded(self._held(keys=[self._prefix + name], args=[""])))
 
     async def release(self, name: str, lease_id: str) -> None:
-        await self._client.hdel(self._prefix + name, lease_id)
+        await _guarded(self._client.hdel(self._prefix + name, lease_id))
 
     async def close(self) -> None:
         await self._client.aclose()

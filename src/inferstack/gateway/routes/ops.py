@@ -23,8 +23,15 @@ async def ready(request: Request) -> Response:
     gw = gateway(request)
     database = await gw.db.ping()
     groups = {group: len(gw.pool.candidates(group)) for group in gw.pool.groups}
-    ok = database and all(count > 0 for count in groups.values())
-    body = {"status": "ready" if ok else "not ready", "database": database, "deployments": groups}
+    recorder = gw.recorder
+    usage = "dead" if not recorder.alive else "failing" if recorder.failing else "ok"
+    ok = database and usage == "ok" and all(count > 0 for count in groups.values())
+    body = {
+        "status": "ready" if ok else "not ready",
+        "database": database,
+        "usage_recorder": usage,
+        "deployments": groups,
+    }
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
