@@ -17,29 +17,9 @@ import yaml
 from inferstack.deploy import ChartPaths
 from inferstack.deploy.helm import Helm
 from inferstack.telemetry.metrics import ALL
+from support.grafana import GRAFANA, RULES, alert_queries, dashboard_queries
 
-GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
-RULES = GRAFANA / "alerts" / "inferstack.rules.yaml"
-_THRESHOLD = re.compile(r"\s*>\s*[0-9.]+\s*$")
 _IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-
-
-def dashboard_queries() -> list[str]:
-    queries = []
-    for path in sorted((GRAFANA / "dashboards").glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
-            queries += [t["expr"] for t in panel["targets"]]
-    return queries
-
-
-def alert_queries() -> list[str]:
-    """Each alert's query without its threshold (every alert is ``<query> > <number>``)."""
-    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
-    out = []
-    for rule in rules:
-        assert _THRESHOLD.search(rule["expr"]), rule["alert"]
-        out.append(_THRESHOLD.sub("", rule["expr"]))
-    return out
 
 
 def _promtool() -> str:

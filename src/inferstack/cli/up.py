@@ -132,7 +132,8 @@ def _wait_ready(process: Process, url: str, timeout: float) -> dict[str, Any]:
         try:
             r = httpx.get(url, timeout=2)
             if r.status_code == 200:
-                body: dict[str, Any] = r.json()
+                is_json = r.headers.get("content-type", "").startswith("application/json")
+                body: dict[str, Any] = r.json() if is_json else {}
                 return body
         except httpx.HTTPError:
             pass
