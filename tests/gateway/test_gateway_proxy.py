@@ -276,3 +276,23 @@ async def test_oversized_body_is_413(make_gateway, upstream) -> None:
         response = await gw.client.post("/v1/chat/completions", content=chunks(), headers=gw.auth())
         assert response.status_code == 413
     assert upstream.seen == []
+
+
+async def test_an_unexpected_exception_is_an_openai_json_error(gateway, monkeypatch) -> None:
+    import httpx
+
+    async def broken(request):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gateway.gw.openai, "models", broken)
+    transport = httpx.ASGITransport(app=gateway.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        response = await client.get("/v1/models", headers=gateway.auth())
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"] == {
+        "message": "internal error: RuntimeError",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }

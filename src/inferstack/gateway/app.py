@@ -11,13 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
 
-from inferstack.errors import InferstackError, InvalidRequestError, NotFoundError, error_body
 from inferstack.gateway.cache import MemoryCache, RedisCache, ResponseCache
 from inferstack.gateway.db import Database
 from inferstack.gateway.deployments import DeploymentPool
@@ -38,6 +34,7 @@ from inferstack.gateway.settlement import Settlement
 from inferstack.gateway.spend import SpendReports
 from inferstack.gateway.tracing import GatewayTracer
 from inferstack.gateway.usage import UsageRecorder
+from inferstack.http_errors import install_error_handlers
 from inferstack.telemetry.asgi import TracingMiddleware
 from inferstack.telemetry.settings import TelemetrySettings
 from inferstack.telemetry.tracing import Telemetry
@@ -204,29 +201,6 @@ def _build(
     )
 
 
-async def _inferstack_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InferstackError)
-    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
-
-
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-    error = InvalidRequestError(f"invalid request: {first.get('msg', exc)}", param=param)
-    return JSONResponse(error_body(error), status_code=400)
-
-
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    error: InferstackError = (
-        NotFoundError(f"no such route: {exc.detail}")
-        if exc.status_code == 404
-        else InvalidRequestError(str(exc.detail))
-    )
-    return JSONResponse(error_body(error), status_code=exc.status_code)
-
-
 def build_gateway_app(
     settings: GatewaySettings,
     *,
@@ -266,9 +240,7 @@ def build_gateway_app(
 
     app = FastAPI(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = gw
-    app.add_exception_handler(InferstackError, _inferstack_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    install_error_handlers(app, logger)
     for module in (openai, keys, spend, ops):
         app.include_router(module.router)
     if settings.cors_origins:

@@ -7,20 +7,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inferstack.engines.base import Engine
-from inferstack.errors import (
-    EngineError,
-    InferstackError,
-    InvalidRequestError,
-    NotFoundError,
-)
-from inferstack.serving.http import error_response
+from inferstack.http_errors import install_error_handlers
 from inferstack.serving.metrics import RequestCounter
 from inferstack.serving.routes import router
 from inferstack.serving.settings import ServerSettings
@@ -82,42 +73,5 @@ def build_app(
     app.add_middleware(RequestCounter, metrics=state.metrics, routes=routes)
     # NOTE: added last so it is outermost: the SERVER span covers every other layer.
     app.add_middleware(TracingMiddleware, telemetry=tel, routes=routes)
-    _install_error_handlers(app)
+    install_error_handlers(app, log)
     return app
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(InferstackError)
-    async def on_inferstack_error(_: Request, exc: InferstackError) -> Response:
-        if exc.status >= 500:
-            log.error("request failed: %s", exc.message)
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
-        return error_response(InvalidRequestError(str(exc)))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return error_response(NotFoundError(f"no route {request.method} {request.url.path}"))
-        if exc.status_code == 405:
-            err = InvalidRequestError(f"method {request.method} not allowed here")
-            err.status = 405
-            return error_response(err)
-        return JSONResponse(
-            {
-                "error": {
-                    "message": str(exc.detail),
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": None,
-                }
-            },
-            status_code=exc.status_code,
-        )
-
-    @app.exception_handler(Exception)
-    async def on_unexpected(_: Request, exc: Exception) -> Response:  # top-level handler
-        log.exception("unexpected error")
-        return error_response(EngineError(f"internal error: {type(exc).__name__}"))

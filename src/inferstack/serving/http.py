@@ -7,10 +7,11 @@ import re
 from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from inferstack.errors import InferstackError, InvalidRequestError, PayloadTooLargeError, error_body
+from inferstack.errors import InvalidRequestError, PayloadTooLargeError
+from inferstack.http_errors import error_response
 from inferstack.protocol import validation_error_param
 
 __all__ = ["MAX_JSON_DEPTH", "error_response", "model_response", "read_json", "wait_disconnect"]
@@ -93,10 +94,6 @@ async def read_json(request: Request, model: type[T], *, max_bytes: int) -> T:
 
 def model_response(body: BaseModel, status: int = 200) -> Response:
     return Response(body.model_dump_json(), status_code=status, media_type="application/json")
-
-
-def error_response(exc: InferstackError) -> JSONResponse:
-    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
 
 
 async def wait_disconnect(request: Request) -> None:
