@@ -5,12 +5,19 @@ plan prices the measured pool. No timing is asserted (the machine is shared)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
+import httpx
+import openai
 import pytest
+import yaml
 
 from inferstack.cli.main import main
 from inferstack.plan.profiles import load_profile
-from support.servers import RunningServer
+from support.servers import RunningServer, free_port
+from support.services import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +134,100 @@ def test_profile_then_validate_then_plan(chat_server: RunningServer, tmp_path) -
     (pool,) = plan["pools"]
     assert pool["instance"] == "c7i.large" and pool["feasible"] and pool["replicas"] >= 1
     assert pool["usd_per_hour"] == pytest.approx(pool["nodes"] * 0.08925)
+
+
+def _start_gateway(tmp: Path, config: Path) -> tuple[str, str, subprocess.Popen[bytes]]:
+    port = free_port()
+    log = tmp / "gateway.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "inferstack.cli.main",
+        "gateway",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+        "--state-dir",
+        str(tmp / "state"),
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gateway exited:\n{log.read_text()}")
+        try:
+            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(ready, 60, "the gateway")
+    return url, (tmp / "state" / "master_key").read_text().strip(), proc
+
+
+def test_the_gateway_charges_the_planned_price(chat_server: RunningServer, tmp_path: Path) -> None:
+    """plan gateway-prices writes a per-token price into a gateway config; the real gateway in
+    front of the real server then charges a real request by it."""
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model_groups": {
+                    "chat": {
+                        "deployments": [
+                            {"api_base": chat_server.base_url, "model": chat_server.model}
+                        ]
+                    }
+                }
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "plan",
+                "gateway-prices",
+                "--config",
+                str(config),
+                "--group",
+                "chat",
+                "--profile",
+                "gemma3-270m-q4km-inferstack-local",
+                "--pool",
+                "gemma3-270m-q4km-inferstack-local=c7i.large",
+                "--rate",
+                "0.1",
+                "--prompt-tokens",
+                "18",
+                "--output-tokens",
+                "32",
+                "--ttft-ms",
+                "5000",
+                "--itl-ms",
+                "500",
+            ]
+        )
+        == 0
+    )
+    price = yaml.safe_load(config.read_text())["model_groups"]["chat"]["deployments"][0]
+    per_million = price["output_cost_per_million"]
+    assert per_million > 0
+    url, master, proc = _start_gateway(tmp_path, config)
+    try:
+        admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {master}"})
+        key = admin.post("/key/generate", json={"max_budget": 10}).json()["key"]
+        client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+        reply = client.completions.create(
+            model="chat", prompt="Q: 2+2?\nA:", max_tokens=6, temperature=0
+        )
+        assert reply.usage is not None
+        tokens = reply.usage.completion_tokens
+        wait_until(lambda: admin.get("/spend/logs").json() != [], 30, "the usage row")
+        (log,) = admin.get("/spend/logs").json()
+        assert log["cost"] == pytest.approx(tokens * per_million / 1e6)
+        assert admin.get("/spend/keys").json()[0]["spend"] == pytest.approx(log["cost"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
