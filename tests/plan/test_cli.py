@@ -100,6 +100,11 @@ def test_simulate_a_trace_with_the_charts_autoscaling_and_recommend(tmp_path: Pa
         c["cost_usd"] for c in data["candidates"] if c["slo_attainment"] >= 0.95
     )
     assert (out / "timeline.png").stat().st_size > 1000
+    windows = data["slo_over_time"]
+    assert [w["t"] for w in windows][:2] == [0.0, 60.0]
+    assert sum(w["requests"] for w in windows) == 72
+    assert all(0 <= w["slo_attainment"] <= 1 for w in windows)
+    assert data["timeline"][0]["t"] == 0.0 and "cost_usd" in data["timeline"][-1]
 
 
 def test_gateway_prices_command_rewrites_the_group(tmp_path: Path) -> None:

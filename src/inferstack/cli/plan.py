@@ -299,10 +299,14 @@ def _run_simulate(args: argparse.Namespace) -> int:
     )
     model = ServiceModel(profile)
     result = simulate(model, spec, reqs, slo)
+    from inferstack.plan.stats import slo_windows
+
     out: dict[str, Any] = {
         "pool": option.name,
         "spec": spec.model_dump(mode="json"),
         "summary": result.summary.model_dump(),
+        "slo_over_time": slo_windows(result.recorder, slo),
+        "timeline": result.timeline[:: max(1, len(result.timeline) // 400)],
     }
     if args.recommend:
         top = spec.autoscaling.max_replicas if spec.autoscaling else 8
@@ -324,7 +328,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
         if result.timeline:
             from inferstack.plan.plots import plot_timeline
 
-            plot_timeline(result.timeline, folder / "timeline.png", option.name)
+            plot_timeline(
+                result.timeline, folder / "timeline.png", option.name, out["slo_over_time"]
+            )
         print(f"wrote {folder / 'simulate.json'}")
     else:
         print(text)

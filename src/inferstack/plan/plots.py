@@ -68,18 +68,41 @@ def plot_slo_vs_load(
     plt.close(fig)
 
 
-def plot_timeline(timeline: list[dict[str, float]], path: Path, title: str) -> None:
-    """Replicas, ongoing requests and cumulative cost over a simulated trace."""
+def plot_timeline(
+    timeline: list[dict[str, float]],
+    path: Path,
+    title: str,
+    slo: list[dict[str, float]] | None = None,
+) -> None:
+    """Replicas, ongoing requests, cumulative cost and SLO attainment over a simulated trace."""
     plt = _pyplot()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
     t = [s["t"] for s in timeline]
     a1.plot(t, [s["replicas"] for s in timeline], label="ready replicas")
     a1.plot(t, [s["target"] for s in timeline], label="target replicas", linestyle="--")
-    a1.plot(t, [s["ongoing"] for s in timeline], label="ongoing requests", alpha=0.6)
-    a1.legend(fontsize=8)
+    a1.set_ylabel("replicas")
+    a1.legend(fontsize=8, loc="upper left")
+    a0 = a1.twinx()
+    a0.plot(
+        t, [s["ongoing"] for s in timeline], label="ongoing requests", color="tab:green", alpha=0.5
+    )
+    a0.set_ylabel("ongoing requests")
+    a0.legend(fontsize=8, loc="upper right")
     a1.set_title(title)
-    a2.plot(t, [s["cost_usd"] for s in timeline])
+    a2.plot(t, [s["cost_usd"] for s in timeline], label="cumulative $")
     a2.set_ylabel("cumulative $")
+    if slo:
+        a3 = a2.twinx()
+        a3.step(
+            [w["t"] for w in slo],
+            [w["slo_attainment"] for w in slo],
+            where="post",
+            color="tab:red",
+            label="SLO attainment (per minute of arrivals)",
+        )
+        a3.set_ylim(0, 1.05)
+        a3.set_ylabel("SLO attainment")
+        a3.legend(fontsize=8, loc="lower right")
     a2.set_xlabel("seconds")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from inferstack.plan.replica import Recorder
 from inferstack.plan.workload import Slo
 
-__all__ = ["SimSummary", "percentile", "summarize", "weighted_percentile"]
+__all__ = ["SimSummary", "percentile", "slo_windows", "summarize", "weighted_percentile"]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -99,3 +99,20 @@ def summarize(
         cost_usd=cost_usd,
         usd_per_million_output_tokens=cost_usd / all_tokens * 1e6 if all_tokens else None,
     )
+
+
+def slo_windows(rec: Recorder, slo: Slo, window_s: float = 60.0) -> list[dict[str, float]]:
+    """SLO attainment over time: per window of arrival times, requests and the share meeting
+    ``slo`` (the report's "SLO over time")."""
+    buckets: dict[int, list[bool]] = {}
+    for i, req in enumerate(rec.requests):
+        if math.isnan(rec.finish[i]):
+            continue
+        ttft_ms = (rec.first_token[i] - req.arrival) * 1000
+        gap_ms = rec.gap_sum[i] / rec.gap_count[i] * 1000 if rec.gap_count[i] else 0.0
+        ok = ttft_ms <= slo.ttft_ms and gap_ms <= slo.itl_ms
+        buckets.setdefault(int(req.arrival // window_s), []).append(ok)
+    return [
+        {"t": k * window_s, "requests": float(len(v)), "slo_attainment": sum(v) / len(v)}
+        for k, v in sorted(buckets.items())
+    ]
