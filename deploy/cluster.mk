@@ -2,7 +2,7 @@
 # Included by the main Makefile; uses kubectl and helm from PATH (helm falls back to the copy
 # deploy/tools/install-helm.sh puts in .cache/tools/bin).
 #
-#   make setup-base setup-models setup-gateway setup-observability VALUES=deploy/helm/inferstack/values-graviton.yaml
+#   make setup-base setup-models setup-gateway setup-agents setup-observability VALUES=deploy/helm/inferstack/values-graviton.yaml
 #   make status verify-cluster
 #   make clean            # only this release's objects
 #
@@ -30,7 +30,7 @@ WAIT_TIMEOUT ?= 30m
 
 # Secrets the chart references (values.yaml defaults); created with random values if missing.
 SECRETS := inferstack-gateway:master-key inferstack-postgresql:password inferstack-redis:password
-STAGES := nodepools models gateway monitoring
+STAGES := nodepools models gateway agents monitoring
 SELECTOR := inferstack.io/release=$(RELEASE)
 
 helm_version = $(if $(1),--version $(1))
@@ -40,7 +40,7 @@ stage = $(HELM) upgrade --install $(RELEASE)-$(1) $(CHART) --namespace $(NAMESPA
 	--set 'components={$(1)}'
 
 .PHONY: dev-setup deploy-tools setup-base setup-models setup-gateway setup-observability \
-	setup-milvus status verify-cluster clean deploy-render deploy-validate cluster-secrets
+	setup-agents setup-milvus status verify-cluster clean deploy-render deploy-validate cluster-secrets
 
 # Developer machine: the package (make install) plus helm for the offline chart checks.
 dev-setup: install deploy-tools
@@ -90,6 +90,25 @@ cluster-secrets:
 # The gateway with PostgreSQL and Redis (or external ones, per VALUES).
 setup-gateway: cluster-secrets
 	$(call stage,gateway) --wait --timeout $(WAIT_TIMEOUT)
+
+# The agent service. Its gateway virtual key goes into the inferstack-agents secret, generated
+# once through the gateway's admin API (port-forward, master key from inferstack-gateway).
+AGENTS_PORT ?= 18081
+setup-agents:
+	@if ! $(KUBECTL) -n $(NAMESPACE) get secret inferstack-agents >/dev/null 2>&1; then \
+	  master=$$($(KUBECTL) -n $(NAMESPACE) get secret inferstack-gateway -o jsonpath='{.data.master-key}' | base64 -d); \
+	  $(KUBECTL) -n $(NAMESPACE) port-forward svc/$(RELEASE)-gateway $(AGENTS_PORT):80 >/dev/null & pf=$$!; \
+	  trap "kill $$pf" EXIT; \
+	  for i in $$(seq 30); do curl -sf http://127.0.0.1:$(AGENTS_PORT)/health >/dev/null && break; sleep 1; done; \
+	  key=$$(curl -sf http://127.0.0.1:$(AGENTS_PORT)/key/generate -H "Authorization: Bearer $$master" \
+	    -H 'Content-Type: application/json' -d '{"alias": "agents"}' \
+	    | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'); \
+	  test -n "$$key"; \
+	  $(KUBECTL) -n $(NAMESPACE) create secret generic inferstack-agents --from-literal=api-key=$$key >/dev/null; \
+	  $(KUBECTL) -n $(NAMESPACE) label secret inferstack-agents $(SELECTOR) inferstack.io/created-by=make >/dev/null; \
+	  echo "created secret inferstack-agents (a gateway virtual key)"; \
+	fi
+	$(call stage,agents) --wait --timeout $(WAIT_TIMEOUT)
 
 # Prometheus Operator + Grafana, then this release's ServiceMonitor/PodMonitor/PrometheusRule.
 setup-observability:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from inferstack.agents.runtime.limits import Limits
+from inferstack.agents.settings import AgentSettings, WeatherSettings, WebSearchSettings
 from inferstack.engines.embeddings import EmbeddingSettings
 from inferstack.engines.llamacpp.settings import LlamaCppSettings
 from inferstack.gateway.settings import GatewaySettings
@@ -25,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
         GatewaySettings,
         TelemetrySettings,
         RagSettings,
+        AgentSettings,
+        Limits,
+        WeatherSettings,
+        WebSearchSettings,
     ],
 )
 def test_configuration_reference_names_every_field(settings: type) -> None:

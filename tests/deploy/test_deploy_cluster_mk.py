@@ -35,6 +35,7 @@ def test_workflow_targets_exist_and_main_ones_are_left_to_the_makefile() -> None
         "setup-base",
         "setup-models",
         "setup-gateway",
+        "setup-agents",
         "setup-observability",
         "setup-milvus",
         "status",
@@ -49,7 +50,7 @@ def test_workflow_targets_exist_and_main_ones_are_left_to_the_makefile() -> None
 
 def test_clean_removes_only_this_release() -> None:
     out = dry_run("clean", "RELEASE=demo", "NAMESPACE=team-a")
-    for stage in ("nodepools", "models", "gateway", "monitoring", "milvus"):
+    for stage in ("nodepools", "models", "gateway", "agents", "monitoring", "milvus"):
         assert re.search(rf"helm uninstall demo-{stage} --namespace team-a", out), out
     deletes = [line for line in out.splitlines() if " delete " in line]
     assert deletes

@@ -28,8 +28,8 @@ def text(content: str) -> Reply:
     return Reply(content=content)
 
 
-def call(name: str, **arguments: Any) -> Reply:
-    return Reply(calls=[(name, arguments)])
+def call(tool_name: str, /, **arguments: Any) -> Reply:
+    return Reply(calls=[(tool_name, arguments)])
 
 
 def calls(*pairs: tuple[str, dict[str, Any]]) -> Reply:

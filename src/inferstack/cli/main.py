@@ -28,6 +28,9 @@ SUBCOMMANDS = (
     "ask",
     "rag",
     "plan",
+    "mcp",
+    "agent",
+    "agents",
 )
 
 

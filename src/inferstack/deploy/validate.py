@@ -20,7 +20,7 @@ __all__ = ["COMPONENTS", "Problem", "validate", "validate_manifests"]
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("nodepools", "models", "gateway", "monitoring")
+COMPONENTS = ("nodepools", "models", "gateway", "agents", "monitoring")
 """The chart's components; deploy/cluster.mk installs one release per component."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any
 
 import openai
+from opentelemetry import trace
 
 from inferstack.agents.runtime.events import (
     AgentEvent,
@@ -31,6 +32,8 @@ from inferstack.agents.runtime.limits import Limits
 from inferstack.agents.runtime.store import RunState, SessionStore
 from inferstack.agents.tools import Tool, ToolOutput
 from inferstack.errors import InvalidRequestError, NotFoundError, UpstreamError
+from inferstack.telemetry.genai import agent_span, tool_span
+from inferstack.telemetry.semconv import Attr
 
 __all__ = ["Agent", "Approver"]
 
@@ -67,6 +70,8 @@ class Agent:
         seed: int | None = None,
         parallel_tool_calls: bool = True,
         approver: Approver | None = None,
+        tracer: trace.Tracer | None = None,
+        name: str = "agent",
     ) -> None:
         self.client = client
         self.model = model
@@ -80,6 +85,8 @@ class Agent:
         self.seed = seed
         self.parallel_tool_calls = parallel_tool_calls
         self.approver = approver
+        self.tracer = tracer or trace.NoOpTracer()
+        self.name = name
 
     async def run(self, task: str, *, session_id: str | None = None) -> FinalEvent:
         """Run to the end and return the final event."""
@@ -96,8 +103,12 @@ class Agent:
         if not messages and self.system:
             await self._record(run, messages, {"role": "system", "content": self.system})
         await self._record(run, messages, {"role": "user", "content": task})
-        async for event in self._loop(run, messages, deadline=self._deadline()):
-            yield event
+        with agent_span(self.tracer, self.name) as span:
+            span.set_attribute("gen_ai.conversation.id", run.session_id)
+            async for event in self._loop(run, messages, deadline=self._deadline()):
+                if isinstance(event, FinalEvent):
+                    span.set_attribute("inferstack.agent.stop_reason", event.reason)
+                yield event
 
     async def resume(self, run_id: str, approvals: Mapping[str, bool]) -> AsyncIterator[AgentEvent]:
         """Continue a paused run: approved calls run, denied ones are answered as denied,
@@ -247,7 +258,10 @@ class Agent:
         queue: asyncio.Queue[ToolResultEvent] = asyncio.Queue()
 
         async def one(call: CallRecord) -> None:
-            output = await self._call_or_deny(call, approvals, timeout)
+            with tool_span(self.tracer, call.name, call_id=call.id) as span:
+                output = await self._call_or_deny(call, approvals, timeout)
+                if output.is_error:
+                    span.set_attribute(Attr.ERROR_TYPE, "tool_error")
             async with lock:
                 await self._record(
                     run,

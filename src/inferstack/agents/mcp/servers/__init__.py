@@ -1,0 +1,1 @@
+"""Built-in MCP servers; each also runs alone with ``inferstack mcp serve NAME``."""

@@ -1,0 +1,1 @@
+"""The agent services: the weather function-calling API and the agent REST API."""

@@ -1,0 +1,97 @@
+"""``build_app(settings)``: the agent service (agent REST API and the weather function-calling
+API) with its database, MCP connections, supervisor and Open-Meteo client on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import openai
+from fastapi import FastAPI
+from opentelemetry import trace
+
+from inferstack.agents.db import AgentDatabase
+from inferstack.agents.mcp import MCPConnection, parse_spec
+from inferstack.agents.runtime import Agent, SessionStore
+from inferstack.agents.services import agent as agent_routes
+from inferstack.agents.services import weather as weather_routes
+from inferstack.agents.services.handler import AgentService
+from inferstack.agents.services.http import install_error_handlers
+from inferstack.agents.settings import AgentSettings
+from inferstack.agents.supervisor import RetrieverLike, Supervisor
+from inferstack.agents.tools import Tool
+from inferstack.agents.weather.chat import WeatherChat
+from inferstack.agents.weather.openmeteo import OpenMeteo
+
+__all__ = ["build_app", "model_client"]
+
+SYSTEM = "You are a helpful assistant. Use the tools when the question needs them."
+
+
+def model_client(settings: AgentSettings) -> openai.AsyncOpenAI:
+    key = settings.api_key.get_secret_value() if settings.api_key else "unused"
+    return openai.AsyncOpenAI(
+        base_url=settings.base_url, api_key=key, timeout=settings.request_timeout, max_retries=0
+    )
+
+
+async def _open_tools(stack: AsyncExitStack, settings: AgentSettings) -> list[Tool]:
+    tools: dict[str, Tool] = {}
+    for text in settings.mcp_servers:
+        spec = parse_spec(text)
+        spec.trusted = settings.trusted_mcp
+        conn = await stack.enter_async_context(MCPConnection(spec))
+        for tool in await conn.tools():
+            name = tool.name if tool.name not in tools else f"{spec.name}_{tool.name}"
+            tool.name = name
+            tools[name] = tool
+    return list(tools.values())
+
+
+def build_app(
+    settings: AgentSettings,
+    *,
+    client: openai.AsyncOpenAI | None = None,
+    tools: list[Tool] | None = None,
+    retriever: RetrieverLike | None = None,
+    tracer: trace.Tracer | None = None,
+) -> FastAPI:
+    """The service; ``client``, ``tools`` and ``retriever`` replace what settings would build."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            db = AgentDatabase(settings.database_url)
+            await db.create()
+            stack.push_async_callback(db.close)
+            model = client or model_client(settings)
+            all_tools = [*(tools or []), *await _open_tools(stack, settings)]
+            store = SessionStore(db)
+            agent = Agent(
+                model,
+                settings.model,
+                store,
+                tools=all_tools,
+                system=SYSTEM,
+                limits=settings.limits,
+                temperature=settings.temperature,
+                tracer=tracer,
+            )
+            supervisor = Supervisor(
+                model, settings.model, agent, retriever=retriever, tracer=tracer
+            )
+            meteo = OpenMeteo(settings.weather)
+            stack.push_async_callback(meteo.close)
+            app.state.agent_service = AgentService(
+                settings, db, agent, supervisor, mcp_servers=list(settings.mcp_servers)
+            )
+            app.state.meteo = meteo
+            app.state.weather_chat = WeatherChat(model, settings.model, meteo)
+            app.state.max_body_bytes = settings.max_body_bytes
+            yield
+
+    app = FastAPI(title="inferstack agents", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(agent_routes.router)
+    app.include_router(weather_routes.router)
+    return app
