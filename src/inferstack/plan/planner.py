@@ -70,6 +70,8 @@ def pool_options(
         spec = (overrides or {}).get(profile.name)
         if spec:
             instance, _, n = spec.partition(":")
+            if (n and not n.isdigit()) or n == "0":
+                raise PriceError(f"--pool {profile.name}={spec}: N in INSTANCE:N is a count > 0")
             per_node = int(n) if n else 1
         price = None
         if instance is not None:
