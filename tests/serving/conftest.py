@@ -17,9 +17,10 @@ from inferstack.engines.base import (
     GenerateRequest,
     ModelInfo,
     RenderedChat,
+    TokenLogprob,
     Usage,
 )
-from inferstack.errors import ContextLengthError, EngineError
+from inferstack.errors import ContextLengthError, EngineError, InvalidRequestError
 from inferstack.serving.app import build_app
 from inferstack.serving.settings import ServerSettings
 
@@ -56,15 +57,34 @@ class FakeEngine(Engine):
                     await self.gate.wait()
                 if self.fail_after is not None and i >= self.fail_after:
                     raise EngineError("boom")
-                yield Delta(text=word + " ")
+                yield Delta(text=word + " ", logprobs=_logprobs(word + " ", request))
             reason = "length" if budget < len(words) else "stop"
             yield Delta(finish_reason=reason, usage=Usage(len(words), min(budget, len(words))))
         except asyncio.CancelledError:
             self.cancelled.append(request.request_id)
             raise
 
+    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
+        """One token per character (its code point), plus 1 as BOS."""
+        return [1] * add_special + [ord(c) for c in text]
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        if any(not 0 <= t < 0xD800 for t in token_ids):
+            raise InvalidRequestError("token ids must be in 0..55295", param="tokens")
+        return "".join(chr(t) for t in token_ids)
+
     async def embed(self, inputs: Sequence[str] | Sequence[list[int]]) -> Embeddings:
         return Embeddings(vectors=[[1.0, 0.0, 0.0] for _ in inputs], prompt_tokens=len(inputs))
+
+
+def _logprobs(text: str, request: GenerateRequest) -> list[TokenLogprob]:
+    """Made-up but well-formed log probabilities, when the request asks for them."""
+    top = request.params.logprobs
+    if top is None:
+        return []
+    piece = text.encode()
+    alternatives = [(i, f"alt{i}".encode(), -1.0 - i) for i in range(top)]
+    return [TokenLogprob(len(text), piece, -0.5, alternatives)]
 
 
 @pytest.fixture

@@ -60,6 +60,12 @@ from inferstack.protocol.messages import (
 )
 from inferstack.protocol.models import Model, ModelList
 from inferstack.protocol.sse import SSE_DONE, SSEDecoder, aiter_sse_data, iter_sse_data, sse_event
+from inferstack.protocol.tokenize import (
+    DetokenizeRequest,
+    DetokenizeResponse,
+    TokenizeRequest,
+    TokenizeResponse,
+)
 from inferstack.protocol.tools import (
     ChatTool,
     FunctionCall,
@@ -92,6 +98,8 @@ __all__ = [
     "ContentPart",
     "DeltaFunctionCall",
     "DeltaToolCall",
+    "DetokenizeRequest",
+    "DetokenizeResponse",
     "DeveloperMessage",
     "EmbeddingData",
     "EmbeddingRequest",
@@ -121,6 +129,8 @@ __all__ = [
     "StreamOptions",
     "SystemMessage",
     "TextPart",
+    "TokenizeRequest",
+    "TokenizeResponse",
     "ToolCall",
     "ToolChoice",
     "ToolChoiceFunction",

@@ -126,9 +126,8 @@ class CompletionResponse(ResponseModel):
 
 
 class CompletionChunk(ResponseModel):
-    """One streamed piece; OpenAI gives chunks the same ``object`` as the full response."""
-
-    nullable_fields: ClassVar[frozenset[str]] = frozenset({"usage"})
+    """One streamed piece; OpenAI gives chunks the same ``object`` as the full response
+    (``usage`` is left out until the usage chunk: the schema has no null for it)."""
 
     id: str
     object: Literal["text_completion"] = "text_completion"

@@ -7,7 +7,13 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from inferstack.errors import NotFoundError, ServiceUnavailableError
-from inferstack.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from inferstack.protocol import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    DetokenizeRequest,
+    EmbeddingRequest,
+    TokenizeRequest,
+)
 from inferstack.serving.http import model_response, read_json
 from inferstack.serving.state import ServerState
 
@@ -40,6 +46,20 @@ async def embeddings(request: Request) -> Response:
     state = _state(request)
     body = await read_json(request, EmbeddingRequest, max_bytes=state.settings.max_body_bytes)
     return await state.embeddings.create(body)
+
+
+@router.post("/tokenize")
+async def tokenize(request: Request) -> Response:
+    state = _state(request)
+    body = await read_json(request, TokenizeRequest, max_bytes=state.settings.max_body_bytes)
+    return await state.tokenizer.tokenize(body)
+
+
+@router.post("/detokenize")
+async def detokenize(request: Request) -> Response:
+    state = _state(request)
+    body = await read_json(request, DetokenizeRequest, max_bytes=state.settings.max_body_bytes)
+    return await state.tokenizer.detokenize(body)
 
 
 @router.get("/v1/models")

@@ -11,6 +11,7 @@ from inferstack.serving.handlers.chat import ChatHandler
 from inferstack.serving.handlers.completions import CompletionsHandler
 from inferstack.serving.handlers.embeddings import EmbeddingsHandler
 from inferstack.serving.handlers.generation import GenerationService
+from inferstack.serving.handlers.tokenize import TokenizeHandler
 from inferstack.serving.metrics import ServerMetrics
 from inferstack.serving.settings import ServerSettings
 from inferstack.telemetry.tracing import Telemetry
@@ -28,6 +29,7 @@ class ServerState:
     chat: ChatHandler
     completions: CompletionsHandler
     embeddings: EmbeddingsHandler
+    tokenizer: TokenizeHandler
     created: int
 
     @classmethod
@@ -56,6 +58,7 @@ class ServerState:
             chat=ChatHandler(service),
             completions=CompletionsHandler(service),
             embeddings=EmbeddingsHandler(service),
+            tokenizer=TokenizeHandler(service),
             created=created,
         )
 

@@ -117,7 +117,12 @@ class LlamaCppEngine(Engine):
         return self._require_model().tokenize(text, add_special=add_special)
 
     def detokenize(self, token_ids: list[int]) -> str:
-        return self._require_model().detokenize(token_ids)
+        model = self._require_model()
+        if any(not 0 <= t < model.n_vocab for t in token_ids):
+            raise InvalidRequestError(
+                f"token ids must be in 0..{model.n_vocab - 1}", param="tokens"
+            )
+        return model.detokenize(token_ids)
 
     # -- generation ------------------------------------------------------------------------
 
