@@ -43,6 +43,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body")
     p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=None,
+        help="deadline of one generation request in seconds, queue wait included (default: 600)",
+    )
+    p.add_argument(
+        "--write-timeout",
+        type=float,
+        default=None,
+        help="drop a stream whose client takes no write for this many seconds (default: 30)",
+    )
+    p.add_argument("--max-n", type=int, default=None, help="most choices per request (default: 8)")
+    p.add_argument(
         "--served-model-name",
         action="append",
         default=None,
@@ -83,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         max_waiting=args.max_waiting,
         max_body_bytes=args.max_body_bytes,
         served_model_names=args.served_model_name,
+        request_timeout_seconds=args.request_timeout,
+        write_timeout_seconds=args.write_timeout,
+        max_n=args.max_n,
     )
     engine = create_engine(args.model, engine=args.engine, **engine_options(args))
     app = build_app(settings, engine)

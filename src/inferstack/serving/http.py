@@ -76,7 +76,9 @@ async def read_json(request: Request, model: type[T], *, max_bytes: int) -> T:
         raise InvalidRequestError("the request body is empty; expected a JSON object")
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:
+        # JSONDecodeError and UnicodeDecodeError, and int()'s refusal of numbers longer than
+        # 4,300 digits, which json.loads lets through as a bare ValueError.
         raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from exc
     except RecursionError:
         raise InvalidRequestError(
