@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -11,15 +9,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from inferstack.agents.runtime import Agent, SessionStore
 from inferstack.agents.supervisor import QueryReply, Supervisor
 from inferstack.agents.tools import Tool
+from inferstack.rag import Hit
 from support.fake_chat import FakeModel, call, text
-
-
-@dataclass
-class Hit:
-    chunk_id: str
-    source: str
-    score: float
-    text: str
 
 
 class Docs:
@@ -27,7 +18,7 @@ class Docs:
         self.hits = hits
         self.queries: list[str] = []
 
-    async def retrieve(self, query: str, *, k: int = 5) -> list[Hit]:
+    async def retrieve(self, query: str, *, k: int = 5, mode="hybrid", filters=None) -> list[Hit]:
         self.queries.append(query)
         return self.hits[:k]
 
@@ -50,7 +41,10 @@ async def run(sup: Supervisor, question: str, mode: str = "auto") -> tuple[list,
     return events, events[-1]
 
 
-HITS = [Hit("c1", "handbook.md", 0.9, "Refunds take 14 days."), Hit("c2", "faq.md", 0.5, "x")]
+HITS = [
+    Hit("c1", "handbook.md", "handbook.md", 0, 0, 21, "Refunds take 14 days.", 0.9),
+    Hit("c2", "faq.md", "faq.md", 3, 40, 41, "x", 0.5),
+]
 
 
 async def test_knowledge_route_with_citations(store: SessionStore) -> None:
@@ -71,6 +65,7 @@ async def test_knowledge_route_with_citations(store: SessionStore) -> None:
         ("answer", "knowledge"),
     ]
     assert reply.answer == "14 days [1]." and reply.citations[0].source == "handbook.md"
+    assert reply.citations[1].location == "faq.md#chunk=3 (chars 40-41)"
     assert model.requests[0]["response_format"]["json_schema"]["name"] == "use_knowledge"
     assert "Refunds take 14 days." in model.requests[2]["messages"][1]["content"]
     spans = {s.name: s for s in exporter.get_finished_spans()}

@@ -63,6 +63,11 @@ class AgentSettings(Settings):
     host: str = Field(default="127.0.0.1", description="Address the agent service binds.")
     port: int = Field(default=8300, ge=1, le=65535, description="Port of the agent service.")
     max_body_bytes: int = Field(default=1 << 20, description="Largest accepted request body.")
+    rag_url: str | None = Field(
+        default=None,
+        description="The RAG service (inferstack rag serve) used as the knowledge base; "
+        "without it the supervisor skips the knowledge check and /embed is absent.",
+    )
     mcp_servers: list[str] = Field(
         default_factory=list,
         description="MCP servers whose tools the agent service uses: URLs (streamable HTTP), "

@@ -9,8 +9,8 @@ step, the route on the ``invoke_agent supervisor`` span).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 import openai
 from opentelemetry import trace
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from inferstack.agents.runtime import Agent, CallRecord, FinalEvent, ToolResultEvent
 from inferstack.errors import UpstreamError
+from inferstack.rag import Retriever
 from inferstack.telemetry.genai import agent_span, retrieval_span
 
 __all__ = ["Citation", "QueryReply", "RouteEvent", "Supervisor", "SupervisorMode"]
@@ -26,20 +27,10 @@ SupervisorMode = Literal["auto", "knowledge", "tools"]
 ROUTE_ATTRIBUTE = "inferstack.agent.route"
 
 
-class HitLike(Protocol):
-    chunk_id: str
-    source: str
-    score: float
-    text: str
-
-
-class RetrieverLike(Protocol):
-    async def retrieve(self, query: str, *, k: int = 5) -> Sequence[Any]: ...
-
-
 class Citation(BaseModel):
     index: int
     source: str
+    location: str
     chunk_id: str
     score: float
     text: str
@@ -99,7 +90,7 @@ class Supervisor:
         model: str,
         agent: Agent,
         *,
-        retriever: RetrieverLike | None = None,
+        retriever: Retriever | None = None,
         k: int = 4,
         tracer: trace.Tracer | None = None,
     ) -> None:
@@ -182,7 +173,14 @@ class Supervisor:
         with retrieval_span(self.tracer, "knowledge_base"):
             hits = list(await self.retriever.retrieve(question, k=self.k))
         citations = [
-            Citation(index=i + 1, source=h.source, chunk_id=h.chunk_id, score=h.score, text=h.text)
+            Citation(
+                index=i + 1,
+                source=h.source,
+                location=h.location(),
+                chunk_id=h.chunk_id,
+                score=h.score,
+                text=h.text,
+            )
             for i, h in enumerate(hits)
         ]
         yield RouteEvent(step="retrieval", decision=f"{len(hits)} hits")

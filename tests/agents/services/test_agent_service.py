@@ -34,7 +34,7 @@ def test_query_and_session(tmp_path: Path) -> None:
             "user",
         ]
         status = http.get("/status").json()
-        assert status["sessions"] == 1 and status["knowledge_base"] is False
+        assert status["sessions"] == 1 and status["knowledge_base"] is None
         assert status["database"]["reachable"] is True
 
 
@@ -88,3 +88,27 @@ def test_errors_have_real_status_codes(tmp_path: Path) -> None:
         upstream = http.post("/query", json={"question": "hi"})  # the model answers 500
         assert upstream.status_code == 502
         assert http.get("/health").status_code == 200
+
+
+def test_embed_exists_only_with_a_knowledge_base(tmp_path: Path) -> None:
+    import httpx
+
+    from inferstack.agents.knowledge import RagClient
+
+    sent: list[dict] = []
+
+    def rag(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"object": "rag.ingest", "added": 1})
+
+    with app(tmp_path, FakeModel()) as http:
+        assert http.post("/embed", json={"documents": []}).status_code == 404
+    kb = RagClient("http://rag.test", http=httpx.AsyncClient(transport=httpx.MockTransport(rag)))
+    s = AgentSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    with TestClient(build_app(s, client=FakeModel().client(), retriever=kb)) as http:
+        r = http.post("/embed", json={"documents": [{"id": "a", "text": "hello"}]})
+        assert r.status_code == 200 and r.json()["added"] == 1
+        assert sent == [{"documents": [{"id": "a", "text": "hello", "metadata": {}}], "remove": []}]
+        bad = http.post("/embed", json={"documents": [{"text": "no id"}]})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "documents.0.id"
+        assert http.get("/status").json()["knowledge_base"] == "in process"

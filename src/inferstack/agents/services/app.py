@@ -11,17 +11,20 @@ from fastapi import FastAPI
 from opentelemetry import trace
 
 from inferstack.agents.db import AgentDatabase
+from inferstack.agents.knowledge import RagClient
 from inferstack.agents.mcp import MCPConnection, parse_spec
 from inferstack.agents.runtime import Agent, SessionStore
 from inferstack.agents.services import agent as agent_routes
+from inferstack.agents.services import knowledge as knowledge_routes
 from inferstack.agents.services import weather as weather_routes
 from inferstack.agents.services.handler import AgentService
 from inferstack.agents.services.http import install_error_handlers
 from inferstack.agents.settings import AgentSettings
-from inferstack.agents.supervisor import RetrieverLike, Supervisor
+from inferstack.agents.supervisor import Supervisor
 from inferstack.agents.tools import Tool
 from inferstack.agents.weather.chat import WeatherChat
 from inferstack.agents.weather.openmeteo import OpenMeteo
+from inferstack.rag import Retriever
 
 __all__ = ["build_app", "model_client"]
 
@@ -53,7 +56,7 @@ def build_app(
     *,
     client: openai.AsyncOpenAI | None = None,
     tools: list[Tool] | None = None,
-    retriever: RetrieverLike | None = None,
+    retriever: Retriever | None = None,
     tracer: trace.Tracer | None = None,
 ) -> FastAPI:
     """The service; ``client``, ``tools`` and ``retriever`` replace what settings would build."""
@@ -77,9 +80,13 @@ def build_app(
                 temperature=settings.temperature,
                 tracer=tracer,
             )
-            supervisor = Supervisor(
-                model, settings.model, agent, retriever=retriever, tracer=tracer
-            )
+            kb: Retriever | None = retriever
+            if kb is None and settings.rag_url:
+                rag = RagClient(settings.rag_url, timeout=settings.request_timeout)
+                stack.push_async_callback(rag.aclose)
+                kb = rag
+            app.state.knowledge = kb
+            supervisor = Supervisor(model, settings.model, agent, retriever=kb, tracer=tracer)
             meteo = OpenMeteo(settings.weather)
             stack.push_async_callback(meteo.close)
             app.state.agent_service = AgentService(
@@ -94,4 +101,7 @@ def build_app(
     install_error_handlers(app)
     app.include_router(agent_routes.router)
     app.include_router(weather_routes.router)
+    if retriever is not None or settings.rag_url:
+        # /embed exists only with a knowledge base to ingest into.
+        app.include_router(knowledge_routes.router)
     return app

@@ -67,6 +67,7 @@ class AgentService:
             "sessions": await self.agent.store.sessions() if await self.db.ping() else None,
             "tools": sorted(self.agent.tools),
             "mcp_servers": self.mcp_servers,
-            "knowledge_base": self.supervisor.retriever is not None,
+            "knowledge_base": self.settings.rag_url
+            or (None if self.supervisor.retriever is None else "in process"),
             "limits": self.agent.limits.model_dump(),
         }

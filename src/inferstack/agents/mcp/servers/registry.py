@@ -39,10 +39,19 @@ def _websearch(options: BuiltinOptions) -> MCPServer:
     return build_websearch_server(options.settings.websearch)
 
 
+def _knowledge(options: BuiltinOptions) -> MCPServer:
+    from inferstack.agents.knowledge import RagClient
+    from inferstack.agents.mcp.servers.knowledge import build_knowledge_server
+
+    assert options.settings.rag_url is not None
+    return build_knowledge_server(RagClient(options.settings.rag_url))
+
+
 Builder = Callable[[BuiltinOptions], MCPServer]
 BUILDERS: dict[str, tuple[Builder, Callable[[AgentSettings], bool]]] = {
     "filesystem": (_filesystem, lambda s: True),
     "weather": (_weather, lambda s: True),
+    "knowledge": (_knowledge, lambda s: s.rag_url is not None),
     # Absent without a key: nothing is offered that cannot run.
     "websearch": (_websearch, lambda s: s.websearch.api_key is not None),
 }
@@ -55,7 +64,9 @@ def available(settings: AgentSettings) -> list[str]:
 def build(name: str, options: BuiltinOptions) -> MCPServer:
     if name not in available(options.settings):
         offered = ", ".join(available(options.settings))
-        if name == "websearch" and name in BUILDERS:
+        if name == "websearch":
             raise ValueError("the websearch server needs INFERSTACK_AGENTS_WEBSEARCH__API_KEY")
+        if name == "knowledge":
+            raise ValueError("the knowledge server needs INFERSTACK_AGENTS_RAG_URL")
         raise ValueError(f"unknown MCP server {name!r}; built-in servers: {offered}")
     return BUILDERS[name][0](options)
