@@ -19,6 +19,7 @@ import pytest
 from inferstack.rag.embedder import Embedder
 from inferstack.rag.retrieve import KnowledgeBase
 from inferstack.rag.settings import RagSettings
+from support.opensearch_fake import FakeOpenSearch
 from support.rag_backends import RUNNABLE_STORES, milvus_server, pgvector_server
 
 DIMS = 64
@@ -81,12 +82,16 @@ def fake_embeddings() -> FakeEmbeddings:
 
 @pytest.fixture(scope="session")
 def store_servers() -> Iterator[dict[str, str]]:
+    opensearch = FakeOpenSearch()
     with milvus_server() as milvus, pgvector_server() as pg:
-        yield {"milvus": milvus, "pgvector": pg}
+        yield {"milvus": milvus, "pgvector": pg, "opensearch": opensearch.url}
+    opensearch.close()
 
 
-@pytest.fixture(params=RUNNABLE_STORES)
+@pytest.fixture(params=[*RUNNABLE_STORES, "opensearch"])
 def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every store: the three that run here, and OpenSearch through its real client against
+    the documented REST API (support/opensearch_fake.py)."""
     return str(request.param)
 
 
