@@ -3,6 +3,7 @@
 # deploy/tools/install-helm.sh puts in .cache/tools/bin).
 #
 #   make setup-base setup-models setup-gateway setup-agents setup-observability VALUES=deploy/helm/inferstack/values-graviton.yaml
+#   make setup-milvus setup-rag      # the RAG service on Milvus standalone
 #   make status verify-cluster
 #   make clean            # only this release's objects
 #
@@ -30,7 +31,7 @@ WAIT_TIMEOUT ?= 30m
 
 # Secrets the chart references (values.yaml defaults); created with random values if missing.
 SECRETS := inferstack-gateway:master-key inferstack-postgresql:password inferstack-redis:password
-STAGES := nodepools models gateway agents monitoring
+STAGES := nodepools models gateway agents monitoring rag
 SELECTOR := inferstack.io/release=$(RELEASE)
 
 helm_version = $(if $(1),--version $(1))
@@ -40,7 +41,7 @@ stage = $(HELM) upgrade --install $(RELEASE)-$(1) $(CHART) --namespace $(NAMESPA
 	--set 'components={$(1)}'
 
 .PHONY: dev-setup deploy-tools setup-base setup-models setup-gateway setup-observability \
-	setup-agents setup-milvus status verify-cluster clean deploy-render deploy-validate cluster-secrets
+	setup-agents setup-milvus setup-rag status verify-cluster clean deploy-render deploy-validate cluster-secrets
 
 # Developer machine: the package (make install) plus helm for the offline chart checks.
 dev-setup: install deploy-tools
@@ -123,6 +124,23 @@ setup-milvus:
 	$(HELM) upgrade --install $(RELEASE)-milvus zilliztech/milvus $(call helm_version,$(MILVUS_CHART_VERSION)) \
 	  --namespace $(NAMESPACE) --create-namespace --set cluster.enabled=false \
 	  --wait --timeout $(WAIT_TIMEOUT)
+
+# The RAG service (after setup-gateway and setup-milvus): a gateway virtual key in the
+# inferstack-rag Secret (made through the gateway's admin API when missing), then the release.
+setup-rag:
+	@if ! $(KUBECTL) -n $(NAMESPACE) get secret inferstack-rag >/dev/null 2>&1; then \
+	  master=$$($(KUBECTL) -n $(NAMESPACE) get secret inferstack-gateway -o jsonpath='{.data.master-key}' | base64 -d); \
+	  $(KUBECTL) -n $(NAMESPACE) port-forward svc/$(RELEASE)-gateway 18081:80 >/dev/null & pf=$$!; \
+	  trap "kill $$pf" EXIT; \
+	  for i in $$(seq 30); do curl -sf http://127.0.0.1:18081/health >/dev/null && break; sleep 1; done; \
+	  key=$$(curl -sf http://127.0.0.1:18081/key/generate -H "Authorization: Bearer $$master" \
+	    -H 'Content-Type: application/json' -d '{"metadata":{"created_by":"make setup-rag"}}' \
+	    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') || exit 1; \
+	  $(KUBECTL) -n $(NAMESPACE) create secret generic inferstack-rag --from-literal=api-key=$$key >/dev/null; \
+	  $(KUBECTL) -n $(NAMESPACE) label secret inferstack-rag $(SELECTOR) inferstack.io/created-by=make >/dev/null; \
+	  echo "created secret inferstack-rag (a gateway virtual key)"; \
+	fi
+	$(call stage,rag) --set rag.enabled=true --wait --timeout $(WAIT_TIMEOUT)
 
 status:
 	-$(HELM) list --namespace $(NAMESPACE) --filter '^$(RELEASE)-'
