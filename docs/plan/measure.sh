@@ -8,7 +8,8 @@
 #   bash docs/plan/measure.sh [OUT_DIR] [RATES]     (default: plan-measure)
 #
 # Environment: MODEL (a `serve --model` spec, default: default), NAME and PARAMS_B (of the
-# profile), THREADS (1: on a shared machine two threads wait on each other), TOKENS (32 per
+# profile), REPEAT (1: measure the closed loop again afterwards and validate against the
+# mean of both), THREADS (1: on a shared machine two threads wait on each other), TOKENS (32 per
 # answer), REQUESTS (8 per closed-loop level, 3x that per rate). On a Graviton instance, e.g.
 #   MODEL=/models/Llama-3.2-1B-Q4_K_M.gguf NAME=llama3.2-1b-q4km-c8g.xlarge PARAMS_B=1.2 \
 #     THREADS=4 bash docs/plan/measure.sh out-1b
@@ -49,5 +50,31 @@ print(','.join(f'{f * peak:.3g}' for f in (0.3, 0.6, 0.9)))")
 fi
 echo "open-loop rates: $RATES req/s"
 "$BIN" bench "${COMMON[@]}" --rate "$RATES" --requests "$((REQUESTS * 3))" --warmup 2 --output "$OUT/open"
-"$BIN" plan validate --profile "$OUT/profile.yaml" --bench "$OUT/open/results.json" \
+PROFILE="$OUT/profile.yaml"
+if [ -n "${REPEAT:-}" ]; then
+  # Drift guard on a shared machine: measure the closed loop again after the open-loop run and
+  # validate against the mean of the two profiles (per level: mean tok/s, ITL, TTFT).
+  "$BIN" bench "${COMMON[@]}" --concurrency 1,2,4,8 --requests "$REQUESTS" \
+    --output "$OUT/closed-after" --profile "$OUT/profile-after.yaml" \
+    --profile-field "name=$NAME" --profile-field "params_b=$PARAMS_B" \
+    --profile-field "threads=$THREADS" --profile-field parallel=8
+  .venv/bin/python - "$OUT" <<'PY'
+import sys
+from inferstack.plan.profiles import load_profile, save_profile
+out = sys.argv[1]
+a, b = load_profile(f"{out}/profile.yaml"), load_profile(f"{out}/profile-after.yaml")
+after = {p.concurrency: p for p in b.points}
+points = []
+for p in a.points:
+    q = after[p.concurrency]
+    mean = lambda x, y: None if x is None or y is None else (x + y) / 2
+    points.append(p.model_copy(update={k: mean(getattr(p, k), getattr(q, k)) for k in (
+        "decode_tok_per_s", "itl_ms", "ttft_ms", "prefill_tok_per_s")}))
+src = a.source.model_copy(update={"notes": a.source.notes + " Mean of the closed loop before "
+                                  "and after the open-loop run (REPEAT=1)."})
+save_profile(a.model_copy(update={"points": points, "source": src}), f"{out}/profile-mean.yaml")
+PY
+  PROFILE="$OUT/profile-mean.yaml"
+fi
+"$BIN" plan validate --profile "$PROFILE" --bench "$OUT/open/results.json" \
   --json "$OUT/validate.json" | tee "$OUT/validate.md"
