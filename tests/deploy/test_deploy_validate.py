@@ -26,10 +26,14 @@ def helm(chart_paths: ChartPaths, helm_binary: Path) -> Helm:
 
 @pytest.fixture(scope="module")
 def eks_objects(helm: Helm, chart_paths: ChartPaths) -> list[dict[str, Any]]:
-    """The Graviton EKS values with the (opt-in) GPU node pool switched on as well."""
+    """The Graviton EKS values with the (opt-in) GPU node pool and the HTTPS ingress on."""
     return helm.template(
         [chart_paths.chart_dir / "values-graviton.yaml"],
-        set_values=["karpenter.pools.gpu.enabled=true"],
+        set_values=[
+            "karpenter.pools.gpu.enabled=true",
+            "gateway.ingress.enabled=true",
+            "gateway.ingress.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/test",
+        ],
     )
 
 

@@ -69,11 +69,14 @@ spec:
 {{- $image := index . 2 -}}
 {{- $role := index . 3 -}}
 {{- $group := ternary $c.head $c.worker (eq $role "head") -}}
+{{- /* only the head's in-tree autoscaler talks to the Kubernetes API */ -}}
+automountServiceAccountToken: {{ and (eq $role "head") (hasKey $c.serve "autoscaling_config") }}
 securityContext:
   runAsNonRoot: true
   runAsUser: 10001
   runAsGroup: 10001
   fsGroup: 10001
+  seccompProfile: {type: RuntimeDefault}
 {{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
@@ -96,10 +99,14 @@ containers:
     imagePullPolicy: {{ $image.pullPolicy }}
     securityContext:
       allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
       capabilities: {drop: [ALL]}
     env:
       - name: RAY_USAGE_STATS_ENABLED
         value: "0"
+      # the root filesystem is read-only: Ray's session files and any cache go to /tmp
+      - name: HOME
+        value: /tmp
       - name: HF_HOME
         value: {{ $root.Values.modelCache.mountPath }}/huggingface
       {{- if $root.Values.huggingFace.existingSecret }}
@@ -127,7 +134,7 @@ containers:
     {{- end }}
     volumeMounts:
       - {name: model-cache, mountPath: {{ $root.Values.modelCache.mountPath }}}
-      - {name: ray-logs, mountPath: /tmp/ray}
+      - {name: tmp, mountPath: /tmp}
 volumes:
   - name: model-cache
     {{- if $root.Values.modelCache.enabled }}
@@ -136,6 +143,6 @@ volumes:
     {{- else }}
     emptyDir: {}
     {{- end }}
-  - name: ray-logs
+  - name: tmp
     emptyDir: {}
 {{- end -}}
