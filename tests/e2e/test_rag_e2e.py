@@ -420,3 +420,62 @@ def test_rag_service_streams_a_cited_answer(
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def test_up_with_rag_serves_what_ingest_adds(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    names = ("chat", "embedding", "gateway", "rag", "milvus")
+    ports = {name: free_port() for name in names}
+    log = (tmp_path / "up.log").open("wb")
+    argv = [*CLI, "up", "--state-dir", str(state), "--rag", "--parallel", "2", "--ctx-size", "2048"]
+    for name in names:
+        argv += [f"--{name}-port", str(ports[name])]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    stack_file = state / "stack.json"
+
+    def has_rag() -> bool:
+        assert proc.poll() is None, (tmp_path / "up.log").read_text()
+        return stack_file.exists() and "rag" in json.loads(stack_file.read_text())
+
+    try:
+        wait_until(has_rag, 600, "inferstack up --rag")
+        stack = json.loads(stack_file.read_text())
+        assert stack["rag"]["store_uri"] == f"http://127.0.0.1:{ports['milvus']}"
+        corpus = tmp_path / "corpus"
+        write_corpus(corpus)
+        result = subprocess.run(
+            [
+                *CLI,
+                "--log-level",
+                "WARNING",
+                "ingest",
+                str(corpus),
+                "--json",
+                "--state-dir",
+                str(state),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["added"] == len(FACTS) + 4
+        fact, question = FACTS["quarnia.txt"]
+        rag = stack["rag"]["base_url"]
+        hits = httpx.post(f"{rag}/retrieve", json={"query": question, "k": 3}, timeout=120)
+        assert hits.status_code == 200, hits.text
+        assert fact in hits.json()["data"][0]["text"]
+        answer = httpx.post(
+            f"{rag}/query", json={"query": question, "k": 2, "max_tokens": 12}, timeout=300
+        ).json()
+        assert answer["no_answer"] is False and answer["answer"].strip()
+        assert fact in answer["citations"][0]["text"]
+        stats = httpx.get(f"{rag}/stats", timeout=30).json()
+        assert stats["store"] == "milvus" and stats["vectors"] == stats["chunks"] > 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

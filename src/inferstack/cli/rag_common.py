@@ -117,10 +117,25 @@ def rag_settings(args: argparse.Namespace, *, models: bool = True) -> Any:
     }
     if models:
         overrides.update(_endpoints(args))
+        overrides.update(_stack_store(args))
     settings = RagSettings.from_sources(args.config, **overrides)
     if models:
         _fill_models(settings)
     return settings
+
+
+def _stack_store(args: argparse.Namespace) -> dict[str, Any]:
+    """The knowledge base ``inferstack up --rag`` serves (its folder and Milvus server), unless
+    flags name another; without it, the folder ``STATE_DIR/rag``."""
+    from inferstack.cli.stack import read_stack
+
+    out: dict[str, Any] = {}
+    rag = (read_stack(args.state_dir) or {}).get("rag") or {}
+    if args.kb_dir is None:
+        out["state_dir"] = Path(rag["kb_dir"]) if rag.get("kb_dir") else args.state_dir / "rag"
+    if args.store is None and args.store_uri is None and rag.get("store"):
+        out["store"], out["store_uri"] = rag["store"], rag["store_uri"]
+    return out
 
 
 def _fill_models(settings: Any) -> None:

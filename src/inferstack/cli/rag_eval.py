@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="inferstack-rag-eval-") as tmp:
         if args.kb_dir is None:
             args.kb_dir = Path(tmp)
+        if args.store is None and args.store_uri is None:
+            args.store = "milvus-lite"  # never the stack's own knowledge base
         settings = rag_settings(args)
 
         async def go() -> dict[str, object]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inferstack.cli import up_rag
 from inferstack.config import default_state_dir
 
 __all__ = ["add_parser", "run"]
@@ -77,6 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prometheus-port", type=int, default=9090, help="Prometheus port (default: 9090)"
     )
+    up_rag.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -266,6 +268,9 @@ def run(args: argparse.Namespace) -> int:
         if phoenix is not None:
             record.update(_observability(args, stack, record, phoenix))
         path = write_stack(record, args.state_dir)
+        if args.rag:
+            record.update(up_rag.start_rag(args, stack))
+            path = write_stack(record, args.state_dir)
         _announce(record, path)
         _wait(stack)
     finally:
