@@ -30,7 +30,8 @@ MILVUS_CHART_VERSION ?=
 WAIT_TIMEOUT ?= 30m
 
 # Secrets the chart references (values.yaml defaults); created with random values if missing.
-SECRETS := inferstack-gateway:master-key inferstack-postgresql:password inferstack-redis:password
+SECRETS := inferstack-gateway:master-key inferstack-postgresql:password inferstack-redis:password \
+  inferstack-internal-token:token
 STAGES := nodepools models gateway agents monitoring rag
 SELECTOR := inferstack.io/release=$(RELEASE)
 
@@ -70,7 +71,7 @@ endif
 	$(call stage,nodepools) --wait
 
 # The model servers: one RayService each, ready when Serve reports the app running.
-setup-models:
+setup-models: cluster-secrets
 	$(call stage,models)
 	$(KUBECTL) -n $(NAMESPACE) wait rayservice -l $(SELECTOR) --for=condition=Ready \
 	  --timeout=$(WAIT_TIMEOUT)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from inferstack.deploy import ChartPaths
 from inferstack.deploy.helm import Helm
@@ -116,3 +117,26 @@ def test_an_enabled_ingress_has_tls_and_keeps_metrics_private(objects, helm: Hel
     assert '"statusCode":"404"' in notes["alb.ingress.kubernetes.io/actions.metrics-not-public"]
     with pytest.raises(RuntimeError, match="needs TLS"):
         helm.template([], set_values=["gateway.ingress.enabled=true"])
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def test_the_model_servers_require_the_internal_token_only_the_gateway_has(objects) -> None:
+    secret = {"secretKeyRef": {"name": "inferstack-internal-token", "key": "token"}}
+    for name, role, pod in _pods(objects):
+        env = _env(pod["containers"][0])
+        if name.startswith("inferstack-chat") or name.startswith("inferstack-embeddings"):
+            assert env["INFERSTACK_API_KEY"]["valueFrom"] == secret, f"{name} ({role})"
+        elif name == "inferstack-gateway":
+            assert env["INFERSTACK_INTERNAL_TOKEN"]["valueFrom"] == secret
+        else:
+            assert "INFERSTACK_INTERNAL_TOKEN" not in env and "INFERSTACK_API_KEY" not in env
+    config = yaml.safe_load(
+        _named(objects, "ConfigMap")["inferstack-gateway"]["data"]["gateway.yaml"]
+    )
+    for group in config["model_groups"].values():
+        for deployment in group["deployments"]:
+            assert deployment["api_key_env"] == "INFERSTACK_INTERNAL_TOKEN"
+            assert "api_key" not in deployment  # the token itself is never in the ConfigMap

@@ -296,3 +296,21 @@ async def test_an_unexpected_exception_is_an_openai_json_error(gateway, monkeypa
         "param": None,
         "code": None,
     }
+
+
+async def test_the_upstream_token_can_come_from_the_environment(
+    make_gateway, upstream, monkeypatch
+) -> None:
+    import pytest
+
+    groups = {
+        "chat": {"deployments": [{"api_base": "http://a/v1", "api_key_env": "TEST_INTERNAL_TOKEN"}]}
+    }
+    monkeypatch.delenv("TEST_INTERNAL_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="TEST_INTERNAL_TOKEN is unset"):
+        async with make_gateway(model_groups=groups):
+            pass
+    monkeypatch.setenv("TEST_INTERNAL_TOKEN", "internal-secret")
+    async with make_gateway(model_groups=groups) as gw:
+        assert (await gw.chat(gw.master)).status_code == 200
+    assert upstream.headers[-1]["authorization"] == "Bearer internal-secret"

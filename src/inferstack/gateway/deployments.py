@@ -22,6 +22,7 @@ class Deployment:
     group: str
     config: DeploymentConfig
     model: str
+    token: str | None = field(default=None, repr=False)  # bearer token sent upstream
     outstanding: int = 0
     latency_s: float | None = None  # moving average of request latency
     failures: int = 0  # consecutive
@@ -76,6 +77,7 @@ class DeploymentPool:
                     group=group,
                     config=dep,
                     model=dep.model or group,
+                    token=dep.bearer_token(),
                 )
                 for index, dep in enumerate(spec.deployments)
             ]

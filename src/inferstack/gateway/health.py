@@ -27,8 +27,8 @@ class HealthChecker:
 
     async def probe(self, dep: Deployment) -> bool:
         headers = {}
-        if dep.config.api_key is not None:
-            headers["Authorization"] = f"Bearer {dep.config.api_key.get_secret_value()}"
+        if dep.token is not None:
+            headers["Authorization"] = f"Bearer {dep.token}"
         try:
             response = await self._client.get(
                 dep.url(self._settings.path), headers=headers, timeout=self._settings.timeout_s

@@ -222,8 +222,8 @@ class Proxy:
             "accept-encoding": "identity",
             "x-request-id": call.request_id,
         }
-        if dep.config.api_key is not None:
-            headers["authorization"] = f"Bearer {dep.config.api_key.get_secret_value()}"
+        if dep.token is not None:
+            headers["authorization"] = f"Bearer {dep.token}"
         return headers
 
     async def _attempt(self, call: ProxyCall, dep: Deployment) -> Response | _Failed:

@@ -30,6 +30,7 @@ Environment variables use the prefix ``INFERSTACK_GATEWAY_`` (nested with ``__``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -68,6 +69,11 @@ class DeploymentConfig(_Strict):
     api_key: SecretStr | None = Field(
         default=None, description="Bearer token the gateway sends upstream (none by default)"
     )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Environment variable holding api_key (keeps the token out of the config "
+        "file: the chart's internal token)",
+    )
     weight: float = Field(default=1.0, gt=0, description="Share of traffic under weighted routing")
     rpm: int | None = Field(
         default=None, gt=0, description="Requests per minute this deployment takes"
@@ -85,6 +91,18 @@ class DeploymentConfig(_Strict):
     timeout_s: float | None = Field(
         default=None, gt=0, description="Per-request timeout; defaults to router.timeout_s"
     )
+
+    def bearer_token(self) -> str | None:
+        """The token sent upstream: ``api_key``, else the ``api_key_env`` variable (read when
+        the gateway starts, so a config can be validated offline without the secret)."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env is None:
+            return None
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise ValueError(f"api_key_env: environment variable {self.api_key_env} is unset")
+        return value
 
 
 class ModelGroupConfig(_Strict):

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from inferstack.engines.base import Engine
 from inferstack.http_errors import install_error_handlers
+from inferstack.serving.auth import BearerTokenMiddleware
 from inferstack.serving.metrics import RequestCounter
 from inferstack.serving.routes import router
 from inferstack.serving.settings import ServerSettings
@@ -70,6 +71,8 @@ def build_app(
     app.include_router(router)
     state: ServerState = app.state.inferstack
     routes = {getattr(r, "path", "") for r in router.routes}
+    if settings.api_key is not None:
+        app.add_middleware(BearerTokenMiddleware, token=settings.api_key.get_secret_value())
     app.add_middleware(RequestCounter, metrics=state.metrics, routes=routes)
     # NOTE: added last so it is outermost: the SERVER span covers every other layer.
     app.add_middleware(TracingMiddleware, telemetry=tel, routes=routes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from inferstack.config import Settings
 
@@ -63,4 +63,9 @@ class ServerSettings(Settings):
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; none unless configured."
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Internal token every /v1 request must carry as a bearer token (the one the "
+        "gateway sends; env INFERSTACK_API_KEY); none: no check",
     )

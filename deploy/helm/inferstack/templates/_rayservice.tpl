@@ -109,6 +109,14 @@ containers:
         value: /tmp
       - name: HF_HOME
         value: {{ $root.Values.modelCache.mountPath }}/huggingface
+      {{- with $root.Values.internalToken.existingSecret }}
+      # only the gateway knows it: every /v1 request without it is refused
+      - name: INFERSTACK_API_KEY
+        valueFrom:
+          secretKeyRef:
+            name: {{ . }}
+            key: {{ $root.Values.internalToken.key }}
+      {{- end }}
       {{- if $root.Values.huggingFace.existingSecret }}
       - name: HF_TOKEN
         valueFrom:
