@@ -30,3 +30,19 @@ async def test_v1_needs_the_internal_token_and_probes_do_not() -> None:
         good = await client.get("/v1/models", headers={"Authorization": "Bearer internal-secret"})
         assert good.status_code == 200 and good.text == "ok"
         assert (await client.get("/health")).status_code == 200
+
+
+async def test_the_tokenizer_routes_need_the_token_too() -> None:
+    app = Starlette(
+        routes=[
+            Route("/tokenize", ok, methods=["POST"]),
+            Route("/detokenize", ok, methods=["POST"]),
+        ]
+    )
+    guarded = BearerTokenMiddleware(app, token="internal-secret")
+    transport = httpx.ASGITransport(app=guarded)
+    async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
+        for path in ("/tokenize", "/detokenize"):
+            assert (await client.post(path)).status_code == 401
+            good = await client.post(path, headers={"Authorization": "Bearer internal-secret"})
+            assert good.status_code == 200

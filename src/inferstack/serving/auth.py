@@ -1,4 +1,5 @@
-"""The internal token: with ``api_key`` set, every ``/v1`` request must carry it.
+"""The internal token: with ``api_key`` set, every ``/v1`` request (and ``/tokenize``,
+``/detokenize``) must carry it.
 
 The model server takes no virtual keys (that is the gateway's job); on a cluster it must still
 refuse anyone who is not the gateway, so the gateway sends a shared token and the server checks
@@ -25,7 +26,7 @@ class BearerTokenMiddleware:
         self._expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1"):
+        if scope["type"] != "http" or _is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         sent = dict(scope["headers"]).get(b"authorization", b"")
@@ -42,3 +43,8 @@ class BearerTokenMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _is_open(path: str) -> bool:
+    """Probes and scrapes need no token; everything else (``/v1``, the tokenizer) does."""
+    return not (path.startswith("/v1") or path in ("/tokenize", "/detokenize"))
