@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from inferstack.gateway.db import Database
@@ -213,3 +215,74 @@ def test_kill_9_mid_load_loses_and_doubles_no_usage(tmp_path: Path) -> None:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+class _Link:
+    """A TCP forwarder to the database that the test can cut and restore (a network outage)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+        for writer in list(self._writers):
+            writer.transport.abort()  # every open database connection breaks
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers |= {writer, up_writer}
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except OSError:
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+
+async def test_usage_survives_the_database_going_away(
+    make_gateway, postgres_server, upstream
+) -> None:
+    """PostgreSQL unreachable mid-traffic: answers keep coming for known keys, /ready is red,
+    unknown keys get 503 + Retry-After, and when it is back every 2xx has exactly one row."""
+
+    url = make_url(postgres_server.url)
+    link = _Link(int(url.port))
+    await link.up()
+    database = url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
+    async with make_gateway(database_url=database, key_cache_ttl_s=3600) as gw:
+        key = await gw.new_key()
+        info = await gw.client.get("/key/info", headers=gw.auth(key))
+        key_id = info.json()["key_id"]
+        seen = [r.status_code for r in [await gw.chat(key) for _ in range(5)]]
+        await link.down()
+        for _ in range(10):
+            seen.append((await gw.chat(key)).status_code)  # the key is cached: still served
+        unknown = await gw.chat("sk-never-seen")
+        assert unknown.status_code == 503 and "retry-after" in unknown.headers
+        for _ in range(200):
+            if gw.gw.recorder.failing:
+                break
+            await asyncio.sleep(0.05)
+        ready = await gw.client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["usage_recorder"] == "failing"
+        await link.up()
+        await asyncio.wait_for(gw.gw.recorder.flush(), 60)
+        logs = await gw.gw.reports.logs(key_id=key_id, limit=1000)
+        assert seen == [200] * 15
+        ok = [log for log in logs if log["status_code"] == 200]
+        assert len(ok) == 15 and len({log["entry_id"] for log in ok}) == 15
+        assert (await gw.client.get("/ready")).json()["usage_recorder"] == "ok"
