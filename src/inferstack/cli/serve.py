@@ -35,6 +35,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
     p.add_argument("--batch-size", type=int, default=None, help="tokens per decode step")
     p.add_argument("--seed", type=int, default=None, help="default sampling seed")
+    vllm = p.add_argument_group(
+        "vLLM engine (--engine vllm; --ctx-size and --parallel set its "
+        "max_model_len and max_num_seqs)"
+    )
+    vllm.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        default=None,
+        help="share of GPU memory vLLM may take (default: 0.9)",
+    )
+    vllm.add_argument(
+        "--tensor-parallel-size",
+        type=int,
+        default=None,
+        help="GPUs the model is sharded over (default: 1)",
+    )
+    vllm.add_argument("--dtype", default=None, help="auto, bfloat16, float16 or float32")
+    vllm.add_argument(
+        "--enforce-eager",
+        action="store_true",
+        default=None,
+        help="no CUDA graphs / torch.compile: faster start, slower decode",
+    )
+    vllm.add_argument(
+        "--cpu-kv-cache-gib",
+        type=int,
+        default=None,
+        help="KV cache size on the CPU build of vLLM (default: 1)",
+    )
     p.add_argument(
         "--max-waiting",
         type=int,
@@ -64,16 +93,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+_VLLM_FLAGS = (
+    "gpu_memory_utilization", "tensor_parallel_size", "dtype", "enforce_eager", "cpu_kv_cache_gib"
+)  # fmt: skip
+
+
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Engine settings the user set on the command line."""
-    names = {
-        "model_id": "model_id",
-        "ctx_size": "ctx_size",
-        "parallel": "parallel",
-        "threads": "threads",
-        "batch_size": "batch_size",
-        "seed": "seed",
-    }
+    """Engine settings the user set on the command line, under the chosen engine's names."""
+    if getattr(args, "engine", None) == "vllm":
+        names = {"model_id": "model_id", "max_model_len": "ctx_size", "max_num_seqs": "parallel",
+                 "seed": "seed", **{flag: flag for flag in _VLLM_FLAGS}}  # fmt: skip
+    else:
+        names = {
+            "model_id": "model_id",
+            "ctx_size": "ctx_size",
+            "parallel": "parallel",
+            "threads": "threads",
+            "batch_size": "batch_size",
+            "seed": "seed",
+        }
     return {
         key: getattr(args, attr)
         for key, attr in names.items()

@@ -1,8 +1,7 @@
 """Which engine serves a model: a table from engine name to factory, no ``if`` chains.
 
 Each factory is ``create_engine(model: ResolvedModel, **options) -> Engine`` in its module,
-imported only when used, so a host imports only the engine it serves with. (A vLLM engine for GPU
-hosts is planned: issue 16.)
+imported only when used, so a CPU host never imports vLLM (installed apart: ``make install-vllm``).
 """
 
 from __future__ import annotations
@@ -19,10 +18,11 @@ __all__ = ["ENGINES", "create_engine", "engine_names"]
 ENGINES: dict[str, str] = {
     "llamacpp": "inferstack.engines.llamacpp",
     "embeddings": "inferstack.engines.embeddings",
+    "vllm": "inferstack.engines.vllm",
 }
 """Engine name → module that provides ``create_engine``."""
 
-DEFAULT_ENGINE: dict[str, str] = {"gguf": "llamacpp", "onnx": "embeddings"}
+DEFAULT_ENGINE: dict[str, str] = {"gguf": "llamacpp", "onnx": "embeddings", "hf": "vllm"}
 """Model file kind → engine used when none is named."""
 
 

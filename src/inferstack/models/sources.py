@@ -10,7 +10,8 @@ Accepted specs (:data:`SPEC_FORMS`):
 - a local ``.gguf`` file (served under its file stem), a local ``.onnx`` file with a
   ``tokenizer.json`` beside it or one folder up, or a local folder holding a sentence-transformer
   export (``model*.onnx`` at the top or in ``onnx/``, plus ``tokenizer.json``; served under the
-  folder name).
+  folder name), or a local Hugging Face Transformers folder (``config.json`` plus weights and
+  tokenizer files, for the vLLM engine; served under the folder name).
 - ``hf://org/repo/path/file.gguf[@revision]``: downloaded once into the Hugging Face cache with
   ``huggingface_hub`` (which draws the progress bar); a cached file resolves offline. Served as
   ``org/repo/file-stem``.
@@ -54,6 +55,7 @@ SPEC_FORMS = (
     "'default-embedding' (all-MiniLM-L6-v2 ONNX)",
     "a local .gguf file",
     "a local .onnx file or folder with model*.onnx and tokenizer.json",
+    "a local Hugging Face folder with config.json (vLLM engine)",
     "hf://org/repo/file.gguf[@revision]",
 )
 _HF_PREFIX = "hf://"
@@ -86,9 +88,9 @@ class ResolvedModel:
 
     name: str
     """The id the model is served under."""
-    kind: Literal["gguf", "onnx"]
+    kind: Literal["gguf", "onnx", "hf"]
     path: Path
-    """The ``.gguf`` or ``.onnx`` file."""
+    """The ``.gguf`` or ``.onnx`` file, or the Hugging Face folder (``hf``)."""
     source: str
     """The spec it was resolved from."""
     tokenizer_path: Path | None = None
@@ -266,6 +268,8 @@ def _resolve_local(spec: str) -> ResolvedModel:
         raise ModelNotFoundError(
             f"model path {spec!r} does not exist (accepted: {', '.join(SPEC_FORMS)})"
         )
+    if path.is_dir() and (path / "config.json").is_file():
+        return ResolvedModel(path.name, "hf", path.absolute(), spec)
     if path.is_dir():
         return _resolve_onnx_folder(path, spec)
     suffix = path.suffix.lower()

@@ -15,14 +15,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ENGINE_OPTION_NAMES", "AutoscalingArgs", "EngineName", "RayActorArgs", "RayAppArgs"]
+__all__ = [
+    "ENGINE_OPTION_NAMES",
+    "AutoscalingArgs",
+    "EngineName",
+    "RayActorArgs",
+    "RayAppArgs",
+    "VllmArgs",
+]
 
-EngineName = Literal["llamacpp", "embeddings"]
+EngineName = Literal["llamacpp", "embeddings", "vllm"]
 
 
 ENGINE_OPTION_NAMES: dict[str, dict[str, str]] = {
     "llamacpp": {"threads": "threads", "ctx_size": "ctx_size", "parallel": "parallel"},
     "embeddings": {"threads": "threads", "ctx_size": "max_batch_tokens", "parallel": "batch_size"},
+    "vllm": {"ctx_size": "max_model_len", "parallel": "max_num_seqs"},
 }
 """Engine → which of its settings each of ``threads``, ``ctx_size``, ``parallel`` sets."""
 
@@ -60,6 +68,18 @@ class RayActorArgs(_Strict):
     num_gpus: float = Field(0.0, ge=0, description="GPUs per replica.")
 
 
+class VllmArgs(_Strict):
+    """vLLM-only settings (``engine: vllm``); ``ctx_size`` and ``parallel`` set its
+    ``max_model_len`` and ``max_num_seqs``."""
+
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="Share of GPU memory vLLM may take."
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one replica shards over.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="dtype.")
+    enforce_eager: bool = Field(False, description="No CUDA graphs: faster start, slower decode.")
+
+
 class RayAppArgs(_Strict):
     """One model server as a Ray Serve application: which model, which engine, how it scales."""
 
@@ -88,11 +108,17 @@ class RayAppArgs(_Strict):
     ray_actor_options: RayActorArgs | None = Field(
         None, description="Replica resources; defaults to num_cpus = threads."
     )
+    vllm: VllmArgs | None = Field(None, description="vLLM settings (engine: vllm only).")
 
     @model_validator(mode="after")
     def _check_scaling(self) -> RayAppArgs:
         if self.num_replicas is not None and self.autoscaling_config is not None:
             raise ValueError("set either num_replicas or autoscaling_config, not both")
+        if self.vllm is not None and self.engine != "vllm":
+            raise ValueError("the vllm block applies only to engine: vllm")
+        gpus = self.actor_options().num_gpus
+        if self.vllm is not None and gpus and gpus < self.vllm.tensor_parallel_size:
+            raise ValueError("ray_actor_options.num_gpus is below vllm.tensor_parallel_size")
         return self
 
     def actor_options(self) -> RayActorArgs:
@@ -103,7 +129,10 @@ class RayAppArgs(_Strict):
         """Keyword arguments for ``inferstack.engines.registry.create_engine``."""
         names = ENGINE_OPTION_NAMES[self.engine]
         values = {"threads": self.threads, "ctx_size": self.ctx_size, "parallel": self.parallel}
-        return {names[k]: v for k, v in values.items() if k in names and v is not None}
+        options = {names[k]: v for k, v in values.items() if k in names and v is not None}
+        if self.vllm is not None:
+            options.update(self.vllm.model_dump())
+        return options
 
     def deployment_options(self) -> dict[str, Any]:
         """Keyword arguments for ``serve.Deployment.options``."""
