@@ -37,11 +37,14 @@ class RunningServer:
         return self.log.read_text(errors="replace")
 
 
-def start_server(*args: str, env: dict[str, str] | None = None) -> RunningServer:
-    """Start ``inferstack serve ARGS`` on a free port and wait until /ready answers."""
+def start_server(
+    *args: str, env: dict[str, str] | None = None, python: str = sys.executable
+) -> RunningServer:
+    """Start ``inferstack serve ARGS`` on a free port (with ``python``, default this test's
+    interpreter) and wait until /ready answers."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="inferstack-serve-", suffix=".log")[1])
-    cmd = [sys.executable, "-m", "inferstack.cli.main", "serve", "--port", str(port), *args]
+    cmd = [python, "-m", "inferstack.cli.main", "serve", "--port", str(port), *args]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}

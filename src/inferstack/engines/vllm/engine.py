@@ -46,13 +46,15 @@ _FINISH: dict[str | None, FinishReason] = {"stop": "stop", "length": "length"}
 
 
 class _Stats:
-    """The latest scheduler snapshot, written by vLLM's stat-logger hook."""
+    """KV usage and prefix-cache hits from vLLM's stat-logger hook (updated on engine steps);
+    running and waiting requests are counted by the engine itself, so they drop at once when
+    a request ends or is cancelled, even if vLLM takes no further step."""
 
     def __init__(self) -> None:
-        self.running = 0
-        self.waiting = 0
         self.kv_cache_usage = 0.0
         self.prefix_hits = 0
+        self.started: dict[str, bool] = {}
+        """In-flight request id → whether it produced its first token yet."""
 
 
 def _stat_logger(sink: _Stats) -> Any:
@@ -68,8 +70,6 @@ def _stat_logger(sink: _Stats) -> Any:
             engine_idx: int = 0,
         ) -> None:
             if scheduler_stats is not None:
-                self.sink.running = scheduler_stats.num_running_reqs
-                self.sink.waiting = scheduler_stats.num_waiting_reqs
                 self.sink.kv_cache_usage = scheduler_stats.kv_cache_usage
                 self.sink.prefix_hits += scheduler_stats.prefix_cache_stats.hits
 
@@ -142,9 +142,10 @@ class VllmEngine(Engine):
 
     def stats(self) -> EngineStats:
         s = self._stats
+        running = sum(s.started.values())
         return EngineStats(
-            running=s.running,
-            waiting=s.waiting,
+            running=running,
+            waiting=len(s.started) - running,
             kv_cache_usage=min(1.0, max(0.0, s.kv_cache_usage)),
             prefill_tokens_saved=s.prefix_hits,
         )
@@ -247,6 +248,7 @@ class VllmEngine(Engine):
         rid = f"{request.request_id}-{uuid.uuid4().hex[:8]}"
         stream = llm.generate(TokensPrompt(prompt_token_ids=prompt), sampling, rid)
         produced = 0
+        self._stats.started[rid] = False
         mode: str | None = None if lazy else ("json" if tracker is not None else "text")
         done = False
         try:
@@ -256,6 +258,7 @@ class VllmEngine(Engine):
                 produced += len(ids)
                 if timings.first_token_ns is None and ids:
                     timings.admitted_ns = timings.first_token_ns = time.time_ns()
+                    self._stats.started[rid] = True
                 text = piece.text
                 if mode is None and text.strip():  # lazy: the first visible character decides
                     stripped = text.lstrip()
@@ -293,6 +296,7 @@ class VllmEngine(Engine):
         except EngineDeadError as exc:
             raise ServiceUnavailableError("the vLLM engine has stopped") from exc
         finally:
+            self._stats.started.pop(rid, None)
             with contextlib.suppress(RuntimeError):
                 await stream.aclose()
             if not done:
