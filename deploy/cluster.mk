@@ -19,9 +19,8 @@ RENDER_DIR ?= build/manifests
 KUBECTL ?= kubectl
 HELM ?= $(shell command -v helm 2>/dev/null || echo .cache/tools/bin/helm)
 INFERSTACK ?= .venv/bin/inferstack
-# NVIDIA GPU operator for clusters with a GPU node pool: GPU=1 (off by default; the chart has no GPU
-# model server until the vLLM engine lands, issue 16).
-GPU ?= 0
+# GPU operator only for values files that run vLLM (override with GPU=1 / GPU=0).
+GPU ?= $(if $(findstring gpu,$(notdir $(VALUES))),1,0)
 
 KUBERAY_VERSION ?= 1.7.0
 GPU_OPERATOR_VERSION ?=

@@ -62,8 +62,8 @@ def test_clean_removes_only_this_release() -> None:
 
 
 def test_stages_install_one_component_each_with_shared_names() -> None:
-    values = "VALUES=deploy/helm/inferstack/values-graviton.yaml"
-    base = dry_run("setup-base", values, "RELEASE=demo", "GPU=1")
+    values = "VALUES=deploy/helm/inferstack/values-graviton-gpu.yaml"
+    base = dry_run("setup-base", values, "RELEASE=demo")
     assert "gpu-operator" in base and "kuberay-operator" in base
     assert "demo-nodepools" in base and "components={nodepools}" in base
     models = dry_run("setup-models", values, "RELEASE=demo")
@@ -71,7 +71,6 @@ def test_stages_install_one_component_each_with_shared_names() -> None:
     assert "wait rayservice -l inferstack.io/release=demo" in models
     laptop = dry_run("setup-base", "VALUES=deploy/helm/inferstack/values-laptop.yaml")
     assert "gpu-operator" not in laptop
-    assert "gpu-operator" not in dry_run("setup-base", values)  # opt-in: no GPU model server yet
 
 
 def test_deploy_targets_call_the_cli() -> None:

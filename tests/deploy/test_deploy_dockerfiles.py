@@ -35,9 +35,8 @@ def stages(path: Path) -> list[list[tuple[str, str]]]:
     return out
 
 
-def test_only_the_cpu_image_exists() -> None:
-    # No GPU image until the vLLM engine runs (issue 16).
-    assert {p.name for p in DOCKERFILES} == {"Dockerfile.cpu"}
+def test_both_images_exist() -> None:
+    assert {p.name for p in DOCKERFILES} == {"Dockerfile.cpu", "Dockerfile.gpu"}
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
@@ -82,3 +81,8 @@ def test_cpu_image_is_multi_arch_with_per_arch_flags() -> None:
     assert re.search(r"amd64\)[^;]*GGML_NATIVE=OFF", text)
     runs = " ".join(r for k, r in instructions(DOCKER_DIR / "Dockerfile.cpu") if k == "RUN")
     assert "march=native" not in runs and "GGML_NATIVE=ON" not in runs
+
+
+def test_gpu_image_installs_vllm() -> None:
+    runs = [r for k, r in instructions(DOCKER_DIR / "Dockerfile.gpu") if k == "RUN"]
+    assert any("vllm==" in run for run in runs)

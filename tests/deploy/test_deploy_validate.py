@@ -26,11 +26,10 @@ def helm(chart_paths: ChartPaths, helm_binary: Path) -> Helm:
 
 @pytest.fixture(scope="module")
 def eks_objects(helm: Helm, chart_paths: ChartPaths) -> list[dict[str, Any]]:
-    """The Graviton EKS values with the (opt-in) GPU node pool and the HTTPS ingress on."""
+    """The Graviton + GPU EKS values (vLLM on the GPU pool) with the HTTPS ingress on."""
     return helm.template(
-        [chart_paths.chart_dir / "values-graviton.yaml"],
+        [chart_paths.chart_dir / "values-graviton-gpu.yaml"],
         set_values=[
-            "karpenter.pools.gpu.enabled=true",
             "gateway.ingress.enabled=true",
             "gateway.ingress.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/test",
         ],
@@ -55,7 +54,7 @@ def test_schemas_cover_kuberay_and_karpenter(crds: CrdSchemas) -> None:
 
 def test_every_values_file_is_valid(chart_paths: ChartPaths, helm_binary: Path) -> None:
     names = {p.name for p in chart_paths.values_files()}
-    assert {"values-laptop.yaml", "values-graviton.yaml"} <= names
+    assert {"values-laptop.yaml", "values-graviton.yaml", "values-graviton-gpu.yaml"} <= names
     problems = validate(chart_paths)
     assert problems == [], "\n".join(map(str, problems))
 
@@ -65,6 +64,7 @@ def test_eks_values_render_every_part(eks_objects: list[dict[str, Any]]) -> None
     for expected in [
         ("RayService", "inferstack-chat"),
         ("RayService", "inferstack-embeddings"),
+        ("RayService", "inferstack-vllm"),
         ("NodePool", "inferstack-graviton"),
         ("NodePool", "inferstack-gpu"),
         ("NodePool", "inferstack-general"),
@@ -83,8 +83,15 @@ def test_eks_values_render_every_part(eks_objects: list[dict[str, Any]]) -> None
     pod = chat["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["template"]["spec"]
     assert pod["nodeSelector"]["kubernetes.io/arch"] == "arm64"
     assert any(t["key"] == "inferstack.io/pool" for t in pod["tolerations"])
-    # No model server asks for a GPU: the chart has no GPU engine (vLLM is planned, issue 16).
-    assert not [o for o in eks_objects if o["kind"] == "RayService" and "gpu" in str(o).lower()]
+    vllm = _one(eks_objects, "RayService", "-vllm")
+    vpod = vllm["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["template"]["spec"]
+    assert vpod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert vpod["containers"][0]["image"].startswith("ghcr.io/inferstack/inferstack-gpu:")
+    serve = yaml.safe_load(vllm["spec"]["serveConfigV2"])["applications"][0]["args"]
+    assert serve["engine"] == "vllm" and set(serve["vllm"]) >= {
+        "gpu_memory_utilization",
+        "tensor_parallel_size",
+    }
     assert _one(eks_objects, "NodePool", "-gpu")["spec"]["template"]["spec"]["taints"]
 
 
@@ -189,7 +196,7 @@ def test_builtin_kinds_and_unknown_kinds_are_checked(
 def test_gateway_config_is_checked(eks_objects: list[dict[str, Any]], crds: CrdSchemas) -> None:
     config = _one(eks_objects, "ConfigMap", "-gateway")
     settings = yaml.safe_load(config["data"]["gateway.yaml"])
-    assert set(settings["model_groups"]) == {"default", "default-embedding"}
+    assert set(settings["model_groups"]) == {"default", "default-embedding", "vllm"}
     settings["router"]["strategy"] = "random"
     config["data"]["gateway.yaml"] = yaml.safe_dump(settings)
     messages = [p.message for p in validate_manifests([config], crds)]

@@ -8,7 +8,7 @@ their names are inferstack.serving.ray_args.RayAppArgs's, checked by `inferstack
 {{- $name := index . 1 -}}
 {{- $c := index . 2 -}}
 {{- $fullname := include "inferstack.fullname" $root -}}
-{{- $image := $root.Values.image -}}
+{{- $image := ternary $root.Values.gpuImage $root.Values.image (default false $c.gpu) -}}
 {{- $serveConfig := dict "proxy_location" "EveryNode" "http_options" (dict "host" "0.0.0.0" "port" 8000) "applications" (list (dict "name" $name "route_prefix" "/" "import_path" "inferstack.serving.ray_app:build_app" "args" $c.serve)) -}}
 apiVersion: ray.io/v1
 kind: RayService
