@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-k", type=int, default=None, help="chunks given to the model (default: 4)")
     p.add_argument(
         "--mode",
-        choices=["vector", "bm25", "hybrid", "weighted"],
+        choices=["vector", "bm25", "hybrid", "rrf", "weighted"],
         default="hybrid",
         help="retrieval mode (default: hybrid)",
     )

@@ -18,7 +18,9 @@ class _Body(BaseModel):
 class RetrieveRequest(_Body):
     query: str = Field(min_length=1, max_length=8192, description="What to look for.")
     k: int = Field(5, ge=1, le=100, description="How many chunks to return.")
-    mode: RetrievalMode = Field("hybrid", description="vector, bm25, hybrid or weighted.")
+    mode: RetrievalMode = Field(
+        "hybrid", description="vector, bm25, hybrid (default), rrf or weighted."
+    )
     filters: dict[str, Scalar] | None = Field(None, description="Metadata equality filters.")
 
 

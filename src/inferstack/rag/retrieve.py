@@ -23,7 +23,7 @@ from inferstack.rag.types import Hit, Metadata
 
 __all__ = ["MODES", "KnowledgeBase", "Ranking", "open_knowledge_base"]
 
-MODES: tuple[RetrievalMode, ...] = ("vector", "bm25", "hybrid", "weighted")
+MODES: tuple[RetrievalMode, ...] = ("vector", "bm25", "hybrid", "rrf", "weighted")
 
 
 @dataclass
@@ -120,10 +120,11 @@ class KnowledgeBase:
         if need_bm25:
             bm25 = await asyncio.to_thread(self.keyword.search, query, n, filters)
         ranking = Ranking(vector, bm25)
-        if "hybrid" in modes:
-            ranking.fused["hybrid"] = reciprocal_rank_fusion([vector, bm25], self.settings.rrf_k)
-        if "weighted" in modes:
-            ranking.fused["weighted"] = weighted_fusion(vector, bm25, self.settings.weighted_alpha)
+        if "rrf" in modes:
+            ranking.fused["rrf"] = reciprocal_rank_fusion([vector, bm25], self.settings.rrf_k)
+        if "hybrid" in modes or "weighted" in modes:
+            fused = weighted_fusion(vector, bm25, self.settings.weighted_alpha)
+            ranking.fused["hybrid"] = ranking.fused["weighted"] = fused
         return ranking
 
     def hits(self, ranking: Ranking, mode: RetrievalMode, k: int) -> list[Hit]:

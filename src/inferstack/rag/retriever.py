@@ -22,9 +22,11 @@ from inferstack.rag.types import Hit, Metadata
 
 __all__ = ["RetrievalMode", "Retriever"]
 
-RetrievalMode = Literal["vector", "bm25", "hybrid", "weighted"]
-"""``vector``: cosine over embeddings; ``bm25``: keyword (bm25s); ``hybrid``: reciprocal rank
-fusion of both; ``weighted``: min-max normalised score fusion with a tuned weight."""
+RetrievalMode = Literal["vector", "bm25", "hybrid", "rrf", "weighted"]
+"""``vector``: cosine over embeddings; ``bm25``: keyword (bm25s); ``rrf``: reciprocal rank fusion
+of both; ``weighted`` and ``hybrid`` (the default): min-max normalised score fusion with the
+tuned vector weight ``weighted_alpha``. Score fusion is the default because it beat RRF on
+``rag eval`` (RRF drops BM25's score margins; see docs/rag.md)."""
 
 
 @runtime_checkable

@@ -68,7 +68,11 @@ class RagSettings(Settings):
     candidates: int = Field(50, ge=1, description="Candidates per method before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     weighted_alpha: float = Field(
-        0.5, ge=0, le=1, description="Weight of the vector score in weighted fusion."
+        0.35,
+        ge=0,
+        le=1,
+        description="Weight of the vector score in the hybrid (weighted) fusion; BM25 gets the "
+        "rest. 0.35 maximised MRR on the even-numbered questions of rag eval's seed set.",
     )
     min_relevance: float = Field(
         0.3,
