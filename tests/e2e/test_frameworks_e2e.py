@@ -106,7 +106,8 @@ async def test_openai_agents_sdk(endpoint: tuple[str, str]) -> None:
 def test_langchain_and_langgraph(endpoint: tuple[str, str]) -> None:
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
-    from langgraph.prebuilt import create_react_agent
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
 
     url, key = endpoint
     llm = ChatOpenAI(
@@ -129,8 +130,15 @@ def test_langchain_and_langgraph(endpoint: tuple[str, str]) -> None:
     chunks = list(llm.stream("Say hello."))
     assert len(chunks) > 1 and "".join(str(c.content) for c in chunks)
 
-    graph = create_react_agent(llm.bind_tools([weather], tool_choice="get_weather"), [weather])
-    state = graph.invoke({"messages": [("user", "Weather in Oslo?")]}, {"recursion_limit": 3})
+    # A LangGraph graph: the model (forced to call the tool) then LangGraph's ToolNode.
+    forced = llm.bind_tools([weather], tool_choice="get_weather")
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", lambda state: {"messages": [forced.invoke(state["messages"])]})
+    builder.add_node("tools", ToolNode([weather]))
+    builder.add_edge(START, "model")
+    builder.add_edge("model", "tools")
+    builder.add_edge("tools", END)
+    state = builder.compile().invoke({"messages": [("user", "Weather in Oslo?")]})
     tool_messages = [m for m in state["messages"] if m.type == "tool"]
     assert tool_messages and tool_messages[0].content.startswith("sunny and 21 C in ")
 
