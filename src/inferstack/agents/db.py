@@ -67,10 +67,12 @@ class RunRow(Base):
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    # WAL + busy_timeout: several processes (CLI, service) may share one SQLite file.
+    # WAL + busy_timeout: several processes (CLI, service) may share one SQLite file;
+    # foreign keys on, so SQLite checks what PostgreSQL checks.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 

@@ -54,6 +54,9 @@ class SessionStore:
         async with self.db.session() as s, s.begin():
             if await s.get(SessionRow, sid) is None:
                 s.add(SessionRow(id=sid))
+                # NOTE: no ORM relationship orders the inserts, and PostgreSQL checks the
+                # foreign key at once: the session row must exist before its run.
+                await s.flush()
             s.add(RunRow(id=run.id, session_id=sid, status="running", pending=[]))
         return run
 
