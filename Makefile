@@ -49,7 +49,7 @@ $(COMPAT_VENV)/.installed:
 
 $(VENV)/.installed: pyproject.toml | llama-wheel
 	$(PIP) install $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
-	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,frameworks,dev]'
+	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,frameworks,idp,dev]'
 	$(PY) -m inferstack.cli.main models fetch default
 	touch $@
 
@@ -84,15 +84,17 @@ $(VENV)/.test-extras: pyproject.toml | install
 	$(PIP) install -e '.[phoenix]'
 	touch $@
 
-# Servers the tests start themselves (Redis, PostgreSQL, Prometheus with promtool, Chromium);
-# installed from Debian when missing.
-SYSTEM_PACKAGES := redis-server postgresql prometheus chromium
+# Servers and tools the tests start themselves (Redis, PostgreSQL, Prometheus with promtool,
+# Chromium, tesseract OCR with its English data for idp); installed from Debian when missing.
+SYSTEM_PACKAGES := redis-server postgresql prometheus chromium tesseract-ocr tesseract-ocr-eng
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
+	ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || missing="$$missing tesseract-ocr-eng"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

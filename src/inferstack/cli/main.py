@@ -31,6 +31,7 @@ SUBCOMMANDS = (
     "mcp",
     "agent",
     "agents",
+    "idp",
 )
 
 

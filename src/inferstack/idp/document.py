@@ -1,0 +1,79 @@
+"""The layout a reader produces: pages of lines of words, each word with its box and confidence.
+
+Boxes are pixels ``(left, top, width, height)`` on the page image the reader used (OCR) or at
+the page's render scale (PDF text layers), origin at the top left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Box", "Line", "Page", "Word"]
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word, where it is on its page, and how sure the reader is of it (0..1)."""
+
+    text: str
+    box: Box
+    confidence: float
+    page: int
+
+
+@dataclass
+class Line:
+    """Words that the reader put on one line, left to right."""
+
+    words: list[Word]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def box(self) -> Box:
+        return union_box([w.box for w in self.words])
+
+
+@dataclass
+class Page:
+    """One page: its number (from 1), size in pixels, how it was read, and its lines."""
+
+    number: int
+    width: int
+    height: int
+    source: str  # "ocr" or "text-layer"
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for line in self.lines for w in line.words]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "width": self.width,
+            "height": self.height,
+            "source": self.source,
+            "lines": [
+                {"text": ln.text, "box": ln.box, "words": [asdict(w) for w in ln.words]}
+                for ln in self.lines
+            ],
+        }
+
+
+def union_box(boxes: list[Box]) -> Box:
+    """The smallest box holding all ``boxes``."""
+    left = min(b[0] for b in boxes)
+    top = min(b[1] for b in boxes)
+    right = max(b[0] + b[2] for b in boxes)
+    bottom = max(b[1] + b[3] for b in boxes)
+    return (left, top, right - left, bottom - top)

@@ -1,0 +1,130 @@
+"""Extraction: the chat model fills the schema from the document's text, with
+``response_format: json_schema`` so the server's grammar keeps the output valid, and
+``logprobs: true`` so per-field confidence can use the model's token probabilities when the
+server returns them (they are used when present, never required)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from inferstack.errors import InvalidRequestError, UpstreamError
+from inferstack.idp.settings import IdpSettings
+
+__all__ = ["Extraction", "TokenLogprob", "build_messages", "extract", "open_client"]
+
+TokenLogprob = tuple[str, float]
+
+
+@dataclass
+class Extraction:
+    """What the model returned: the values, the raw JSON text and, if any, its token logprobs."""
+
+    values: dict[str, Any]
+    content: str
+    logprobs: list[TokenLogprob] | None
+    model: str
+
+
+def build_messages(text: str, schema_name: str, schema: dict[str, Any]) -> list[dict[str, str]]:
+    fields = "\n".join(
+        f"- {name}: {spec.get('description', spec.get('type', ''))}"
+        for name, spec in schema["properties"].items()
+    )
+    return [
+        {
+            "role": "system",
+            "content": "You copy fields from a document into JSON. Copy values exactly as "
+            "they are written in the document.",
+        },
+        {
+            "role": "user",
+            "content": f"Document ({schema_name}):\n{text}\n\nFields:\n{fields}\n\n"
+            "Answer with the JSON object.",
+        },
+    ]
+
+
+def _request(
+    settings: IdpSettings, messages: list[dict[str, str]], name: str, schema: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "model": settings.chat_model,
+        "messages": messages,
+        "temperature": 0,
+        "seed": 0,
+        "max_tokens": settings.max_tokens,
+        "logprobs": True,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": _schema_name(name), "schema": schema, "strict": True},
+        },
+    }
+
+
+def _schema_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64]
+    return cleaned or "document"
+
+
+def extract(
+    client: httpx.Client, settings: IdpSettings, text: str, name: str, schema: dict[str, Any]
+) -> Extraction:
+    """Ask the chat model for the schema's fields in ``text`` (cut to ``max_prompt_chars``)."""
+    messages = build_messages(text[: settings.max_prompt_chars], name, schema)
+    try:
+        response = client.post("/chat/completions", json=_request(settings, messages, name, schema))
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"chat model at {settings.chat_base_url} unreachable: {exc}") from exc
+    if response.status_code >= 400:
+        raise UpstreamError(f"chat model answered {response.status_code}: {response.text[:500]}")
+    body = response.json()
+    choice = body["choices"][0]
+    content = choice["message"].get("content") or ""
+    try:
+        values = json.loads(content)
+    except ValueError as exc:
+        raise UpstreamError(f"chat model returned no JSON object: {content[:200]!r}") from exc
+    if not isinstance(values, dict):
+        raise UpstreamError(f"chat model returned {type(values).__name__}, not an object")
+    _validate(values, schema)
+    return Extraction(
+        values, content, _logprobs(choice), str(body.get("model", settings.chat_model))
+    )
+
+
+def _validate(values: dict[str, Any], schema: dict[str, Any]) -> None:
+    """The grammar should make this impossible; a server that ignores ``response_format`` is
+    reported, never passed on silently."""
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(schema).iter_errors(values), key=lambda e: e.path)
+    if errors:
+        raise UpstreamError(
+            f"the chat model's output does not satisfy the schema: {errors[0].message} "
+            "(does the server enforce response_format json_schema?)"
+        )
+
+
+def _logprobs(choice: dict[str, Any]) -> list[TokenLogprob] | None:
+    content = (choice.get("logprobs") or {}).get("content")
+    if not content:
+        return None
+    return [(str(t["token"]), float(t["logprob"])) for t in content]
+
+
+def open_client(settings: IdpSettings) -> httpx.Client:
+    """An HTTP client for the chat model (Bearer key when configured, settings' timeout)."""
+    headers = {}
+    if settings.api_key is not None:
+        headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+    if not settings.chat_base_url.startswith(("http://", "https://")):
+        raise InvalidRequestError("chat_base_url must be an http(s) URL", param="chat_base_url")
+    return httpx.Client(
+        base_url=settings.chat_base_url.rstrip("/"),
+        headers=headers,
+        timeout=settings.request_timeout,
+    )

@@ -1,0 +1,130 @@
+"""Reading a file into pages: PDFs (text layer when a page has one, else the page rendered with
+pypdfium2 and OCR'd) and images (PNG, JPEG, TIFF with every frame). Pages are yielded one at a
+time, so a long document never sits in memory whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from inferstack.errors import InvalidRequestError
+from inferstack.idp.document import Line, Page, Word
+from inferstack.idp.ocr import ocr_page
+
+__all__ = ["IMAGE_SUFFIXES", "read_document"]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+# A text layer with fewer characters than this is a scan with stray marks: OCR it instead.
+MIN_TEXT_LAYER_CHARS = 8
+
+
+def read_document(path: Path, *, dpi: int = 200, language: str = "eng") -> Iterator[Page]:
+    """Yield the pages of ``path`` with their words, boxes and confidences."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        yield from _read_pdf(path, dpi, language)
+    elif suffix in IMAGE_SUFFIXES:
+        yield from _read_image(path, language)
+    else:
+        raise InvalidRequestError(
+            f"{path.name}: unsupported file type {suffix or '(none)'}; expected .pdf or an image "
+            f"({', '.join(sorted(IMAGE_SUFFIXES))})",
+            param="file",
+        )
+
+
+def _read_image(path: Path, language: str) -> Iterator[Page]:
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidRequestError(
+            f"{path.name}: not a readable image ({exc})", param="file"
+        ) from exc
+    with image:
+        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+            yield ocr_page(frame.copy(), number, language)
+
+
+def _read_pdf(path: Path, dpi: int, language: str) -> Iterator[Page]:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise InvalidRequestError(f"{path.name}: not a readable PDF ({exc})", param="file") from exc
+    try:
+        scale = dpi / 72.0
+        for index in range(len(pdf)):
+            page = pdf[index]
+            try:
+                layer = _text_layer_page(page, index + 1, scale)
+                if layer is not None:
+                    yield layer
+                else:
+                    image = page.render(scale=scale).to_pil()
+                    yield ocr_page(image, index + 1, language)
+            finally:
+                page.close()
+    finally:
+        pdf.close()
+
+
+def _text_layer_page(page: object, number: int, scale: float) -> Page | None:
+    """The page's own text as words with boxes (confidence 1), or None for a scan."""
+    textpage = page.get_textpage()  # type: ignore[attr-defined]
+    try:
+        count = textpage.count_chars()
+        if len(textpage.get_text_range().strip()) < MIN_TEXT_LAYER_CHARS:
+            return None
+        width_pt, height_pt = page.get_size()  # type: ignore[attr-defined]
+        words: list[tuple[str, list[tuple[float, float, float, float]]]] = []
+        current: list[str] = []
+        boxes: list[tuple[float, float, float, float]] = []
+        for i in range(count):
+            ch = textpage.get_text_range(i, 1)
+            if not ch or ch.isspace():
+                if current:
+                    words.append(("".join(current), boxes))
+                current, boxes = [], []
+                continue
+            current.append(ch)
+            boxes.append(textpage.get_charbox(i, loose=False))
+        if current:
+            words.append(("".join(current), boxes))
+    finally:
+        textpage.close()
+    result = Page(number, round(width_pt * scale), round(height_pt * scale), "text-layer")
+    result.lines = _group_lines([_word(text, bs, number, scale, height_pt) for text, bs in words])
+    return result
+
+
+def _word(
+    text: str, boxes: list[tuple[float, float, float, float]], number: int, scale: float, h: float
+) -> Word:
+    left = min(b[0] for b in boxes)
+    bottom = min(b[1] for b in boxes)
+    right = max(b[2] for b in boxes)
+    top = max(b[3] for b in boxes)
+    box = (
+        round(left * scale),
+        round((h - top) * scale),
+        max(1, round((right - left) * scale)),
+        max(1, round((top - bottom) * scale)),
+    )
+    return Word(text, box, 1.0, number)
+
+
+def _group_lines(words: list[Word]) -> list[Line]:
+    """Words whose vertical centres are within half a word height of each other share a line."""
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w.box[1] + w.box[3] / 2, w.box[0])):
+        centre = word.box[1] + word.box[3] / 2
+        if lines:
+            last = lines[-1][-1]
+            if abs(centre - (last.box[1] + last.box[3] / 2)) <= max(word.box[3], last.box[3]) / 2:
+                lines[-1].append(word)
+                continue
+        lines.append([word])
+    return [Line(sorted(ws, key=lambda w: w.box[0])) for ws in lines]

@@ -1,0 +1,53 @@
+"""IDP settings: one typed class, read from the environment (``INFERSTACK_IDP_*``), a YAML file
+or CLI flags (:meth:`inferstack.config.Settings.from_sources`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from inferstack.config import Settings, default_state_dir
+
+__all__ = ["IdpSettings"]
+
+
+class IdpSettings(Settings):
+    """Which model extracts, how pages are read, when a document is approved, where it is kept."""
+
+    model_config = SettingsConfigDict(env_prefix="INFERSTACK_IDP_", extra="forbid")
+
+    state_dir: Path = Field(
+        default_factory=lambda: default_state_dir() / "idp",
+        description="Folder for the SQLite database (created 0700).",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the IDP tables (default: STATE_DIR/idp.db, SQLite)."
+    )
+    chat_base_url: str = Field(
+        "http://127.0.0.1:8000/v1", description="OpenAI-compatible base URL for /chat/completions."
+    )
+    chat_model: str = Field("default", description="Chat model that fills the schema.")
+    api_key: SecretStr | None = Field(None, description="Bearer key for the gateway, if any.")
+    request_timeout: float = Field(300.0, gt=0, description="Seconds per model request.")
+    max_tokens: int = Field(256, ge=16, description="Most tokens the extraction may generate.")
+    max_prompt_chars: int = Field(
+        4000, ge=200, description="Document text put into the prompt (the rest is cut)."
+    )
+    dpi: int = Field(200, ge=72, le=600, description="Resolution scanned PDF pages render at.")
+    ocr_language: str = Field("eng", description="tesseract language(s), e.g. 'eng+deu'.")
+    approve_threshold: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Lowest field confidence for automatic approval; any field below it sends "
+        "the document to the review queue.",
+    )
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the SQLite file under ``state_dir`` (folder made 0700)."""
+        if self.database_url:
+            return self.database_url
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return f"sqlite:///{self.state_dir / 'idp.db'}"

@@ -1,0 +1,136 @@
+"""The IDP tables (documents and their review history) on SQLite or PostgreSQL.
+
+idp may not import the gateway, so this is a small database of its own; the schema is created
+on open (``create_all``: a first version, no migrations yet). A document is keyed by its
+content hash and schema, which makes processing idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    create_engine,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+__all__ = ["DocumentRow", "IdpStore", "ReviewRow", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DocumentRow(Base):
+    """One processed document: its fields with confidences and evidence, and its status."""
+
+    __tablename__ = "idp_documents"
+    __table_args__ = (UniqueConstraint("sha256", "schema_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(512))
+    schema_name: Mapped[str] = mapped_column(String(128))
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    page_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    min_confidence: Mapped[float] = mapped_column(Float)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    model: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sha256": self.sha256,
+            "filename": self.filename,
+            "schema": self.schema_name,
+            "pages": self.page_count,
+            "status": self.status,
+            "min_confidence": round(self.min_confidence, 4),
+            "values": self.values,
+            "fields": self.fields,
+            "reasons": self.reasons,
+            "model": self.model,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+class ReviewRow(Base):
+    """One change to a document: who did what, when (the revision history)."""
+
+    __tablename__ = "idp_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("idp_documents.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    reviewer: Mapped[str] = mapped_column(String(128))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reviewer": self.reviewer,
+            "changes": self.changes,
+            "note": self.note,
+            "at": self.at.isoformat(),
+        }
+
+
+class IdpStore:
+    """Sessions on the IDP tables (created on open)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def find(self, sha256: str, schema_name: str) -> DocumentRow | None:
+        with self.session() as s:
+            return s.scalar(
+                select(DocumentRow).where(
+                    DocumentRow.sha256 == sha256, DocumentRow.schema_name == schema_name
+                )
+            )
+
+    def add(self, row: DocumentRow) -> DocumentRow:
+        with self.session() as s:
+            s.add(row)
+            s.flush()
+            s.add(
+                ReviewRow(
+                    document_id=row.id,
+                    action="processed",
+                    reviewer="idp",
+                    changes={"status": row.status},
+                    note="; ".join(row.reasons)[:2000],
+                )
+            )
+        return row
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,92 @@
+"""Verification: validators look at the extracted values and name the fields they doubt, with
+a reason. A failed check sets that field's confidence to 0, so the document goes to review.
+
+Built in: date order (a birth before its registration, a document's birth before its
+expiry) and lookup against a reference table. Any callable ``values -> list[Failure]`` works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from inferstack.idp.score import FieldScore
+
+__all__ = [
+    "DEFAULT_VALIDATORS",
+    "Failure",
+    "Validator",
+    "apply_validators",
+    "date_order",
+    "one_of",
+]
+
+
+@dataclass(frozen=True)
+class Failure:
+    field: str
+    reason: str
+
+
+Validator = Callable[[dict[str, Any]], list[Failure]]
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def date_order(earlier: str, later: str) -> Validator:
+    """``earlier`` must be a date on or before ``later`` (both YYYY-MM-DD)."""
+
+    def check(values: dict[str, Any]) -> list[Failure]:
+        if earlier not in values or later not in values:
+            return []
+        a, b = _date(values[earlier]), _date(values[later])
+        failures = [
+            Failure(name, f"{name} is not a calendar date")
+            for name, d in ((earlier, a), (later, b))
+            if d is None
+        ]
+        if a is not None and b is not None and a > b:
+            failures.append(Failure(later, f"{later} {b} is before {earlier} {a}"))
+        return failures
+
+    return check
+
+
+def one_of(name: str, allowed: Collection[str]) -> Validator:
+    """``name`` must be one of ``allowed`` (a reference table; compared case-insensitively)."""
+    table = {a.casefold() for a in allowed}
+
+    def check(values: dict[str, Any]) -> list[Failure]:
+        value = values.get(name)
+        if isinstance(value, str) and value.casefold() not in table:
+            return [Failure(name, f"{name} {value!r} is not in the reference table")]
+        return []
+
+    return check
+
+
+DEFAULT_VALIDATORS: dict[str, list[Validator]] = {
+    "birth_certificate": [date_order("date_of_birth", "registration_date")],
+    "identity_document": [date_order("date_of_birth", "expiry_date")],
+}
+
+
+def apply_validators(
+    scores: list[FieldScore], values: dict[str, Any], validators: list[Validator]
+) -> list[Failure]:
+    """Run ``validators``; each failure adds its reason to the field and zeroes its confidence."""
+    by_name = {s.name: s for s in scores}
+    failures = [f for v in validators for f in v(values)]
+    for failure in failures:
+        score = by_name.get(failure.field)
+        if score is not None:
+            score.reasons.append(failure.reason)
+            score.confidence = 0.0
+    return failures

@@ -1,0 +1,116 @@
+"""The review queue API on a real SQLite file: list (lowest confidence first), get with history,
+approve with corrections, reject, and the client mistakes as OpenAI-style 4xx bodies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from inferstack.idp.app import build_app
+from inferstack.idp.schemas import BUILTIN_SCHEMAS
+from inferstack.idp.settings import IdpSettings
+from inferstack.idp.store import DocumentRow, IdpStore
+
+SCHEMA = BUILTIN_SCHEMAS["receipt"]
+VALUES = {
+    "merchant_name": "Corner Shop",
+    "receipt_date": "2024-01-02",
+    "total_amount": "9.99",
+    "payment_method": "card",
+}
+
+
+def _doc(sha: str, status: str, confidence: float) -> DocumentRow:
+    fields = {k: {"value": v, "confidence": confidence} for k, v in VALUES.items()}
+    return DocumentRow(
+        sha256=sha,
+        filename=f"{sha}.png",
+        schema_name="receipt",
+        schema=SCHEMA,
+        page_count=1,
+        status=status,
+        min_confidence=confidence,
+        values=dict(VALUES),
+        fields=fields,
+        reasons=[],
+        model="m",
+    )
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = IdpSettings(state_dir=tmp_path)
+    store = IdpStore(settings.resolved_database_url())
+    for sha, status, conf in (
+        ("a", "pending", 0.6),
+        ("b", "pending", 0.2),
+        ("c", "auto_approved", 0.95),
+    ):
+        store.add(_doc(sha, status, conf))
+    store.close()
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://idp") as c:
+            yield c
+
+
+async def test_pending_documents_are_listed_lowest_confidence_first(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get("/v1/idp/documents", params={"status": "pending"})
+    assert r.status_code == 200
+    assert [d["sha256"] for d in r.json()["data"]] == ["b", "a"]
+    assert len((await client.get("/v1/idp/documents")).json()["data"]) == 3
+    bad = await client.get("/v1/idp/documents", params={"status": "lost"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "status"
+
+
+async def test_approve_with_corrections_records_who_what_when(client: httpx.AsyncClient) -> None:
+    [first] = (
+        await client.get("/v1/idp/documents", params={"status": "pending", "limit": 1})
+    ).json()["data"]
+    r = await client.post(
+        f"/v1/idp/documents/{first['id']}/approve",
+        json={"reviewer": "ana", "corrections": {"total_amount": "10.99"}},
+    )
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["status"] == "approved" and doc["values"]["total_amount"] == "10.99"
+    assert doc["fields"]["total_amount"]["corrected"] is True
+    assert [h["action"] for h in doc["history"]] == ["processed", "approve"]
+    change = doc["history"][-1]
+    assert change["reviewer"] == "ana" and change["at"]
+    assert change["changes"]["corrections"]["total_amount"] == {"from": "9.99", "to": "10.99"}
+    again = await client.post(f"/v1/idp/documents/{first['id']}/approve", json={"reviewer": "bo"})
+    assert again.status_code == 409 and again.json()["error"]["param"] == "document_id"
+    # the stored document survived the request: read it back
+    assert (await client.get(f"/v1/idp/documents/{first['id']}")).json()["status"] == "approved"
+
+
+async def test_reject_and_client_mistakes(client: httpx.AsyncClient) -> None:
+    pending = (await client.get("/v1/idp/documents", params={"status": "pending"})).json()["data"]
+    doc_id = pending[-1]["id"]
+    bad_field = await client.post(
+        f"/v1/idp/documents/{doc_id}/approve", json={"reviewer": "ana", "corrections": {"tip": "1"}}
+    )
+    assert bad_field.status_code == 400
+    assert bad_field.json()["error"]["param"] == "corrections.tip"
+    bad_value = await client.post(
+        f"/v1/idp/documents/{doc_id}/approve",
+        json={"reviewer": "ana", "corrections": {"receipt_date": "2 Jan"}},
+    )
+    assert bad_value.status_code == 400
+    assert bad_value.json()["error"]["param"] == "corrections.receipt_date"
+    no_note = await client.post(f"/v1/idp/documents/{doc_id}/reject", json={"reviewer": "ana"})
+    assert no_note.status_code == 400 and no_note.json()["error"]["param"] == "note"
+    r = await client.post(
+        f"/v1/idp/documents/{doc_id}/reject", json={"reviewer": "ana", "note": "illegible"}
+    )
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert r.json()["history"][-1]["note"] == "illegible"
+    missing = await client.get("/v1/idp/documents/999")
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "document_id"

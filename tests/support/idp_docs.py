@@ -1,0 +1,62 @@
+"""Documents the idp tests generate: text rendered with Pillow (PNG/JPEG/TIFF, scanned PDF) and
+PDFs with a real text layer (fpdf2). Each returns where every planted line was drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = ["INVOICE_LINES", "render_image", "render_scanned_pdf", "write_text_pdf"]
+
+INVOICE_LINES = [
+    "INVOICE",
+    "Invoice number: INV-2041",
+    "Date: 2024-03-15",
+    "Vendor: Acme Tools Ltd",
+    "Total: 123.45 EUR",
+]
+
+Box = tuple[int, int, int, int]
+
+
+def _draw(lines: list[str], size: int = 30) -> tuple[Image.Image, list[Box]]:
+    font = ImageFont.load_default(size=size)
+    image = Image.new("L", (900, 80 + 60 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    boxes = []
+    for i, line in enumerate(lines):
+        left, top, right, bottom = draw.textbbox((40, 40 + 60 * i), line, font=font)
+        draw.text((40, 40 + 60 * i), line, fill=0, font=font)
+        boxes.append((left, top, right - left, bottom - top))
+    return image, boxes
+
+
+def render_image(path: Path, lines: list[str], *, pages: int = 1) -> list[Box]:
+    """Write ``lines`` as an image (format from the suffix; TIFF may hold several pages)."""
+    image, boxes = _draw(lines)
+    if pages > 1:
+        image.save(path, save_all=True, append_images=[image.copy() for _ in range(pages - 1)])
+    else:
+        image.save(path)
+    return boxes
+
+
+def render_scanned_pdf(path: Path, lines: list[str]) -> list[Box]:
+    """An image-only PDF (no text layer) at 200 dpi, as a scanner writes it."""
+    image, boxes = _draw(lines)
+    image.convert("RGB").save(path, "PDF", resolution=200.0)
+    return boxes
+
+
+def write_text_pdf(path: Path, lines: list[str], pages: int = 1) -> None:
+    """A PDF whose pages carry ``lines`` as real text (Helvetica 14 pt, from 20 mm down)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.set_font("Helvetica", size=14)
+    for _ in range(pages):
+        pdf.add_page()
+        for i, line in enumerate(lines):
+            pdf.text(20, 30 + 10 * i, line)
+    pdf.output(str(path))
