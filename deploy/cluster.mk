@@ -4,6 +4,7 @@
 #
 #   make setup-base setup-models setup-gateway setup-agents setup-observability VALUES=deploy/helm/inferstack/values-graviton.yaml
 #   make setup-milvus setup-rag      # the RAG service on Milvus standalone
+#   make setup-idp                   # the document processing service and its review queue
 #   make status verify-cluster
 #   make clean            # only this release's objects
 #
@@ -31,7 +32,7 @@ WAIT_TIMEOUT ?= 30m
 # Secrets the chart references (values.yaml defaults); created with random values if missing.
 SECRETS := inferstack-gateway:master-key inferstack-postgresql:password inferstack-redis:password \
   inferstack-internal-token:token
-STAGES := nodepools models gateway agents monitoring rag
+STAGES := nodepools models gateway agents monitoring rag idp
 SELECTOR := inferstack.io/release=$(RELEASE)
 
 helm_version = $(if $(1),--version $(1))
@@ -41,7 +42,7 @@ stage = $(HELM) upgrade --install $(RELEASE)-$(1) $(CHART) --namespace $(NAMESPA
 	--set 'components={$(1)}'
 
 .PHONY: dev-setup deploy-tools setup-base setup-models setup-gateway setup-observability \
-	setup-agents setup-milvus setup-rag status verify-cluster clean deploy-render deploy-validate cluster-secrets
+	setup-agents setup-milvus setup-rag setup-idp status verify-cluster clean deploy-render deploy-validate cluster-secrets
 
 # Developer machine: the package (make install) plus helm for the offline chart checks.
 dev-setup: install deploy-tools
@@ -141,6 +142,23 @@ setup-rag:
 	  echo "created secret inferstack-rag (a gateway virtual key)"; \
 	fi
 	$(call stage,rag) --set rag.enabled=true --wait --timeout $(WAIT_TIMEOUT)
+
+# The IDP service (after setup-gateway): a gateway virtual key in the inferstack-idp Secret
+# (made through the gateway's admin API when missing), then the release.
+setup-idp:
+	@if ! $(KUBECTL) -n $(NAMESPACE) get secret inferstack-idp >/dev/null 2>&1; then \
+	  master=$$($(KUBECTL) -n $(NAMESPACE) get secret inferstack-gateway -o jsonpath='{.data.master-key}' | base64 -d); \
+	  $(KUBECTL) -n $(NAMESPACE) port-forward svc/$(RELEASE)-gateway 18082:80 >/dev/null & pf=$$!; \
+	  trap "kill $$pf" EXIT; \
+	  for i in $$(seq 30); do curl -sf http://127.0.0.1:18082/health >/dev/null && break; sleep 1; done; \
+	  key=$$(curl -sf http://127.0.0.1:18082/key/generate -H "Authorization: Bearer $$master" \
+	    -H 'Content-Type: application/json' -d '{"metadata":{"created_by":"make setup-idp"}}' \
+	    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') || exit 1; \
+	  $(KUBECTL) -n $(NAMESPACE) create secret generic inferstack-idp --from-literal=api-key=$$key >/dev/null; \
+	  $(KUBECTL) -n $(NAMESPACE) label secret inferstack-idp $(SELECTOR) inferstack.io/created-by=make >/dev/null; \
+	  echo "created secret inferstack-idp (a gateway virtual key)"; \
+	fi
+	$(call stage,idp) --set idp.enabled=true --wait --timeout $(WAIT_TIMEOUT)
 
 status:
 	-$(HELM) list --namespace $(NAMESPACE) --filter '^$(RELEASE)-'

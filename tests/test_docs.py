@@ -11,6 +11,7 @@ from inferstack.agents.settings import AgentSettings, WeatherSettings, WebSearch
 from inferstack.engines.embeddings import EmbeddingSettings
 from inferstack.engines.llamacpp.settings import LlamaCppSettings
 from inferstack.gateway.settings import GatewaySettings
+from inferstack.idp.settings import IdpSettings
 from inferstack.rag.settings import RagSettings
 from inferstack.serving.settings import ServerSettings
 from inferstack.telemetry.settings import TelemetrySettings
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
         Limits,
         WeatherSettings,
         WebSearchSettings,
+        IdpSettings,
     ],
 )
 def test_configuration_reference_names_every_field(settings: type) -> None:

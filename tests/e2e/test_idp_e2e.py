@@ -46,6 +46,8 @@ def processed(
         "invoice",
         "--url",
         chat_server.url,
+        "--chat-model",
+        chat_server.model,
         "--state-dir",
         str(root / "state"),
         "--threshold",

@@ -114,3 +114,35 @@ async def test_reject_and_client_mistakes(client: httpx.AsyncClient) -> None:
     assert r.json()["history"][-1]["note"] == "illegible"
     missing = await client.get("/v1/idp/documents/999")
     assert missing.status_code == 404 and missing.json()["error"]["param"] == "document_id"
+
+
+async def test_upload_mistakes_are_4xx_naming_the_param(client: httpx.AsyncClient) -> None:
+    url = "/v1/idp/documents"
+    cases = [
+        ({"filename": "a.png", "schema": "/etc/passwd"}, b"x", 400, "schema"),
+        ({"filename": "a.exe"}, b"x", 400, "filename"),
+        ({"filename": "a.png"}, b"", 400, "body"),
+        ({}, b"x", 400, "filename"),
+    ]
+    for params, body, status, param in cases:
+        r = await client.post(url, params=params, content=body)
+        assert r.status_code == status, r.text
+        assert r.json()["error"]["param"] == param
+
+
+async def test_upload_of_a_known_file_returns_the_stored_document(
+    tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    import hashlib
+
+    data = b"\x89PNG pretend bytes: the hash is what matters"
+    store = IdpStore(IdpSettings(state_dir=tmp_path).resolved_database_url())
+    known = store.add(_doc(hashlib.sha256(data).hexdigest(), "pending", 0.5))
+    store.close()
+    r = await client.post(
+        "/v1/idp/documents", params={"filename": "again.png", "schema": "receipt"}, content=data
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == known.id and r.json()["reused"] is True
+    [saved] = (tmp_path / "files").iterdir()
+    assert saved.read_bytes() == data and saved.stat().st_mode & 0o777 == 0o600

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from inferstack.idp.decide import PENDING, decide
 from inferstack.idp.score import FieldScore
-from inferstack.idp.validators import DEFAULT_VALIDATORS, apply_validators, date_order, one_of
+from inferstack.idp.validators import (
+    DEFAULT_VALIDATORS,
+    apply_validators,
+    date_order,
+    iso_date,
+    one_of,
+)
 
 
 def _scores(values: dict[str, str]) -> list[FieldScore]:
@@ -25,7 +31,11 @@ def test_a_birth_registered_before_it_happened_goes_to_review() -> None:
 def test_good_order_passes_and_non_dates_and_lookups_fail() -> None:
     check = date_order("a", "b")
     assert check({"a": "2020-01-01", "b": "2020-01-01"}) == []
-    assert [f.field for f in check({"a": "2020-02-30", "b": "2020-01-01"})] == ["a"]
+    assert check({"a": "2020-02-30", "b": "2020-01-01"}) == []  # iso_date's job
+    assert [f.field for f in iso_date("a")({"a": "2020-02-30"})] == ["a"]
+    assert iso_date("a")({"a": "2020-02-28"}) == []
+    invoice = DEFAULT_VALIDATORS["invoice"]
+    assert [f.field for v in invoice for f in v({"invoice_date": "15.03.2024"})] == ["invoice_date"]
     assert check({"a": "2020-01-01"}) == []
     city = one_of("place_of_birth", ["Lyon", "Porto"])
     assert city({"place_of_birth": "lyon"}) == []

@@ -52,9 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common(proc)
     proc.set_defaults(func=run_process)
-    serve = sub.add_parser("serve", help="serve the review queue API (/v1/idp) on 127.0.0.1")
+    serve = sub.add_parser("serve", help="serve the review queue API (/v1/idp) on 127.0.0.1:8400")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8300, help="port (default: 8300)")
+    serve.add_argument("--port", type=int, default=8400, help="port (default: 8400)")
     _add_common(serve)
     serve.set_defaults(func=run_serve)
 

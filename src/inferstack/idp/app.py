@@ -1,4 +1,4 @@
-"""The IDP HTTP service: the review queue API on the IDP tables."""
+"""The IDP HTTP service: document uploads (processed on arrival) and the review queue API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from inferstack.http_errors import install_error_handlers
+from inferstack.idp.extract import open_client
+from inferstack.idp.pipeline import Processor
 from inferstack.idp.review import ReviewQueue
 from inferstack.idp.router import router
 from inferstack.idp.settings import IdpSettings
@@ -20,15 +22,19 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: IdpSettings) -> FastAPI:
-    """The review API over ``settings``' database (opened on start, closed on shutdown)."""
+    """Uploads and the review API over ``settings``' database and chat model (opened on
+    start, closed on shutdown)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = IdpStore(settings.resolved_database_url())
+        client = open_client(settings)
         app.state.review_queue = ReviewQueue(store)
+        app.state.processor = Processor(settings, client, store)
         try:
             yield
         finally:
+            client.close()
             store.close()
 
     app = FastAPI(title="inferstack idp", lifespan=lifespan)

@@ -14,9 +14,20 @@ import httpx
 from inferstack.errors import InvalidRequestError, UpstreamError
 from inferstack.idp.settings import IdpSettings
 
-__all__ = ["Extraction", "TokenLogprob", "build_messages", "extract", "open_client"]
+__all__ = [
+    "Extraction",
+    "LogprobsUnsupported",
+    "TokenLogprob",
+    "build_messages",
+    "extract",
+    "open_client",
+]
 
 TokenLogprob = tuple[str, float]
+
+
+class LogprobsUnsupported(Exception):
+    """The server refused ``logprobs`` on this request (e.g. with constrained output)."""
 
 
 @dataclass
@@ -49,20 +60,26 @@ def build_messages(text: str, schema_name: str, schema: dict[str, Any]) -> list[
 
 
 def _request(
-    settings: IdpSettings, messages: list[dict[str, str]], name: str, schema: dict[str, Any]
+    settings: IdpSettings,
+    messages: list[dict[str, str]],
+    name: str,
+    schema: dict[str, Any],
+    logprobs: bool,
 ) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "model": settings.chat_model,
         "messages": messages,
         "temperature": 0,
         "seed": 0,
         "max_tokens": settings.max_tokens,
-        "logprobs": True,
         "response_format": {
             "type": "json_schema",
             "json_schema": {"name": _schema_name(name), "schema": schema, "strict": True},
         },
     }
+    if logprobs:
+        body["logprobs"] = True
+    return body
 
 
 def _schema_name(name: str) -> str:
@@ -70,15 +87,35 @@ def _schema_name(name: str) -> str:
     return cleaned or "document"
 
 
-def extract(
-    client: httpx.Client, settings: IdpSettings, text: str, name: str, schema: dict[str, Any]
-) -> Extraction:
-    """Ask the chat model for the schema's fields in ``text`` (cut to ``max_prompt_chars``)."""
-    messages = build_messages(text[: settings.max_prompt_chars], name, schema)
+def _refused_logprobs(response: httpx.Response) -> bool:
     try:
-        response = client.post("/chat/completions", json=_request(settings, messages, name, schema))
+        error = response.json().get("error") or {}
+    except ValueError:
+        return False
+    return response.status_code == 400 and error.get("param") == "logprobs"
+
+
+def extract(
+    client: httpx.Client,
+    settings: IdpSettings,
+    text: str,
+    name: str,
+    schema: dict[str, Any],
+    *,
+    logprobs: bool = True,
+) -> Extraction:
+    """Ask the chat model for the schema's fields in ``text`` (cut to ``max_prompt_chars``).
+
+    Raises :class:`LogprobsUnsupported` when ``logprobs`` was asked for and the server refused
+    exactly that parameter, so the caller can ask again without it."""
+    messages = build_messages(text[: settings.max_prompt_chars], name, schema)
+    request = _request(settings, messages, name, schema, logprobs)
+    try:
+        response = client.post("/chat/completions", json=request)
     except httpx.HTTPError as exc:
         raise UpstreamError(f"chat model at {settings.chat_base_url} unreachable: {exc}") from exc
+    if logprobs and _refused_logprobs(response):
+        raise LogprobsUnsupported(response.text[:500])
     if response.status_code >= 400:
         raise UpstreamError(f"chat model answered {response.status_code}: {response.text[:500]}")
     body = response.json()

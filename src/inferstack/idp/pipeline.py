@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import httpx
 
 from inferstack.idp.decide import decide
 from inferstack.idp.document import Page
-from inferstack.idp.extract import extract
+from inferstack.idp.extract import Extraction, LogprobsUnsupported, extract
 from inferstack.idp.read import read_document
 from inferstack.idp.score import score_fields
 from inferstack.idp.settings import IdpSettings
@@ -41,8 +41,12 @@ class Processor:
     client: httpx.Client
     store: IdpStore
     validators: dict[str, list[Validator]] | None = None
+    # Whether to ask for token logprobs: on until the server refuses them once.
+    ask_logprobs: bool = field(default=True)
 
-    def process(self, path: Path, schema_name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    def process(
+        self, path: Path, schema_name: str, schema: dict[str, Any], filename: str | None = None
+    ) -> dict[str, Any]:
         """The stored document for ``path`` (with ``"reused": true`` when it was already)."""
         sha = file_sha256(path)
         existing = self.store.find(sha, schema_name)
@@ -53,7 +57,7 @@ class Processor:
             read_document(path, dpi=self.settings.dpi, language=self.settings.ocr_language)
         )
         text = "\n\n".join(p.text for p in pages)
-        extraction = extract(self.client, self.settings, text, schema_name, schema)
+        extraction = self._extract(text, schema_name, schema)
         scores = score_fields(extraction, pages)
         table = DEFAULT_VALIDATORS if self.validators is None else self.validators
         apply_validators(scores, extraction.values, table.get(schema_name, []))
@@ -61,7 +65,7 @@ class Processor:
         row = self.store.add(
             DocumentRow(
                 sha256=sha,
-                filename=path.name,
+                filename=filename or path.name,
                 schema_name=schema_name,
                 schema=schema,
                 page_count=len(pages),
@@ -75,3 +79,16 @@ class Processor:
         )
         log.info("%s: document %d %s", path.name, row.id, decision.status)
         return {**row.to_dict(), "reused": False, "logprobs": extraction.logprobs is not None}
+
+    def _extract(self, text: str, name: str, schema: dict[str, Any]) -> Extraction:
+        if self.ask_logprobs:
+            try:
+                return extract(self.client, self.settings, text, name, schema)
+            except LogprobsUnsupported as exc:
+                log.warning(
+                    "the chat model returns no logprobs with structured output (%s); field "
+                    "confidence uses OCR and evidence agreement only",
+                    exc,
+                )
+                self.ask_logprobs = False
+        return extract(self.client, self.settings, text, name, schema, logprobs=False)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from inferstack.idp.review import ReviewQueue
+from inferstack.idp.uploads import process_upload
 
 __all__ = ["ApproveBody", "RejectBody", "router"]
 
@@ -45,6 +46,20 @@ def list_documents(
 ) -> dict[str, Any]:
     """Documents, lowest confidence first."""
     return {"object": "list", "data": _queue(request).list(status, limit)}
+
+
+@router.post("/documents")
+async def upload_document(
+    request: Request,
+    filename: str = Query(..., min_length=1, max_length=512, description="Name with suffix."),
+    schema: str = Query("invoice", description="A built-in schema name."),
+) -> dict[str, Any]:
+    """Process the request body (a PDF or image file) to ``schema`` and store it."""
+    from starlette.concurrency import run_in_threadpool
+
+    data = await request.body()
+    processor = request.app.state.processor
+    return await run_in_threadpool(process_upload, processor, data, filename, schema)
 
 
 @router.get("/documents/{document_id}")

@@ -9,7 +9,7 @@ from typing import Any
 
 from inferstack.errors import InvalidRequestError
 
-__all__ = ["BUILTIN_SCHEMAS", "load_schema", "schema_fields"]
+__all__ = ["BUILTIN_SCHEMAS", "date_fields", "load_schema", "schema_fields"]
 
 
 def _text(description: str, max_length: int = 48) -> dict[str, Any]:
@@ -17,11 +17,9 @@ def _text(description: str, max_length: int = 48) -> dict[str, Any]:
 
 
 def _date(description: str) -> dict[str, Any]:
-    return {
-        "type": "string",
-        "description": description,
-        "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-    }
+    # NOTE: the server's grammar has no 'pattern'; the length holds the shape and the
+    # iso_date validator checks the calendar date.
+    return {"type": "string", "description": description, "minLength": 10, "maxLength": 10}
 
 
 def _object(title: str, properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -111,6 +109,13 @@ def load_schema(name_or_path: str) -> tuple[str, dict[str, Any]]:
             f"{path}: invalid JSON Schema: {exc.message}", param="schema"
         ) from exc
     return str(schema.get("title") or path.stem), schema
+
+
+def date_fields(schema: dict[str, Any]) -> list[str]:
+    """Fields the built-in schemas hold as YYYY-MM-DD dates."""
+    return [
+        n for n, spec in schema["properties"].items() if "YYYY-MM-DD" in spec.get("description", "")
+    ]
 
 
 def schema_fields(schema: dict[str, Any]) -> list[str]:

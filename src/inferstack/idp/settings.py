@@ -45,6 +45,15 @@ class IdpSettings(Settings):
         "the document to the review queue.",
     )
 
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest file POST /v1/idp/documents accepts."
+    )
+
+    @property
+    def files_dir(self) -> Path:
+        """Where uploaded files are kept, named by content hash."""
+        return self.state_dir / "files"
+
     def resolved_database_url(self) -> str:
         """The configured URL, or the SQLite file under ``state_dir`` (folder made 0700)."""
         if self.database_url:

@@ -1,7 +1,7 @@
 """Verification: validators look at the extracted values and name the fields they doubt, with
 a reason. A failed check sets that field's confidence to 0, so the document goes to review.
 
-Built in: date order (a birth before its registration, a document's birth before its
+Built in: ISO dates, date order (a birth before its registration, a document's birth before its
 expiry) and lookup against a reference table. Any callable ``values -> list[Failure]`` works.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from inferstack.idp.schemas import BUILTIN_SCHEMAS, date_fields
 from inferstack.idp.score import FieldScore
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Validator",
     "apply_validators",
     "date_order",
+    "iso_date",
     "one_of",
 ]
 
@@ -47,11 +49,7 @@ def date_order(earlier: str, later: str) -> Validator:
         if earlier not in values or later not in values:
             return []
         a, b = _date(values[earlier]), _date(values[later])
-        failures = [
-            Failure(name, f"{name} is not a calendar date")
-            for name, d in ((earlier, a), (later, b))
-            if d is None
-        ]
+        failures = []
         if a is not None and b is not None and a > b:
             failures.append(Failure(later, f"{later} {b} is before {earlier} {a}"))
         return failures
@@ -72,10 +70,28 @@ def one_of(name: str, allowed: Collection[str]) -> Validator:
     return check
 
 
-DEFAULT_VALIDATORS: dict[str, list[Validator]] = {
-    "birth_certificate": [date_order("date_of_birth", "registration_date")],
-    "identity_document": [date_order("date_of_birth", "expiry_date")],
-}
+def iso_date(name: str) -> Validator:
+    """``name`` must be a calendar date written YYYY-MM-DD."""
+
+    def check(values: dict[str, Any]) -> list[Failure]:
+        value = values.get(name)
+        if value is not None and _date(value) is None:
+            return [Failure(name, f"{name} {value!r} is not a YYYY-MM-DD date")]
+        return []
+
+    return check
+
+
+def _defaults() -> dict[str, list[Validator]]:
+    table: dict[str, list[Validator]] = {
+        name: [iso_date(f) for f in date_fields(schema)] for name, schema in BUILTIN_SCHEMAS.items()
+    }
+    table["birth_certificate"].append(date_order("date_of_birth", "registration_date"))
+    table["identity_document"].append(date_order("date_of_birth", "expiry_date"))
+    return table
+
+
+DEFAULT_VALIDATORS: dict[str, list[Validator]] = _defaults()
 
 
 def apply_validators(

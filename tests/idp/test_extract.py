@@ -1,0 +1,105 @@
+"""Extraction against an in-memory chat server as strict as the real one: it refuses
+``logprobs`` with ``response_format`` (like today's model server) or returns them (like a
+server that supports both); the pipeline uses them when present and asks without them once
+refused."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from inferstack.errors import UpstreamError
+from inferstack.idp.extract import LogprobsUnsupported, extract
+from inferstack.idp.pipeline import Processor
+from inferstack.idp.schemas import BUILTIN_SCHEMAS
+from inferstack.idp.settings import IdpSettings
+from inferstack.idp.store import IdpStore
+from support.idp_docs import INVOICE_LINES, write_text_pdf
+
+ANSWER = {
+    "invoice_number": "INV-2041",
+    "invoice_date": "2024-03-15",
+    "vendor_name": "Acme Tools Ltd",
+    "total_amount": "123.45",
+    "currency": "EUR",
+}
+
+
+def _server(*, logprobs: bool, answer: dict[str, Any] = ANSWER) -> tuple[list[dict], httpx.Client]:
+    seen: list[dict[str, Any]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        assert body["response_format"]["type"] == "json_schema"
+        if body.get("logprobs") and not logprobs:
+            error = {
+                "message": "no logprobs with response_format",
+                "param": "logprobs",
+                "type": "invalid_request_error",
+                "code": "unsupported",
+            }
+            return httpx.Response(400, json={"error": error})
+        content = json.dumps(answer)
+        choice: dict[str, Any] = {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": content},
+        }
+        if body.get("logprobs"):
+            choice["logprobs"] = {
+                "content": [
+                    {"token": c, "logprob": math.log(0.9), "top_logprobs": []} for c in content
+                ]
+            }
+        return httpx.Response(200, json={"model": "m", "choices": [choice]})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://model/v1")
+    return seen, client
+
+
+def test_a_refused_logprobs_is_its_own_signal_and_other_errors_are_upstream() -> None:
+    settings = IdpSettings()
+    seen, client = _server(logprobs=False)
+    with pytest.raises(LogprobsUnsupported):
+        extract(client, settings, "text", "invoice", BUILTIN_SCHEMAS["invoice"])
+    result = extract(
+        client, settings, "text", "invoice", BUILTIN_SCHEMAS["invoice"], logprobs=False
+    )
+    assert result.values == ANSWER and result.logprobs is None
+    assert "logprobs" not in seen[-1]
+    _, bad = _server(logprobs=True, answer={"invoice_number": 7})
+    with pytest.raises(UpstreamError, match="does not satisfy the schema"):
+        extract(bad, settings, "text", "invoice", BUILTIN_SCHEMAS["invoice"])
+
+
+@pytest.mark.parametrize("server_logprobs", [True, False])
+def test_pipeline_uses_logprobs_when_the_server_has_them(
+    tmp_path: Path, server_logprobs: bool
+) -> None:
+    pdf = tmp_path / "invoice.pdf"
+    write_text_pdf(pdf, INVOICE_LINES)
+    settings = IdpSettings(state_dir=tmp_path, dpi=72)
+    seen, client = _server(logprobs=server_logprobs)
+    store = IdpStore(settings.resolved_database_url())
+    processor = Processor(settings, client, store)
+    doc = processor.process(pdf, "invoice", BUILTIN_SCHEMAS["invoice"])
+    assert doc["logprobs"] is server_logprobs
+    number = doc["fields"]["invoice_number"]
+    assert number["evidence"]["text"] == "INV-2041" and number["agreement"] == 1.0
+    if server_logprobs:
+        assert math.isclose(number["token_probability"], 0.9, rel_tol=1e-3)
+        assert len(seen) == 1
+    else:
+        assert number["token_probability"] is None
+        assert [("logprobs" in s) for s in seen] == [True, False]
+    # a second document does not ask for what was refused
+    write_text_pdf(tmp_path / "two.pdf", [*INVOICE_LINES, "page two"])
+    processor.process(tmp_path / "two.pdf", "invoice", BUILTIN_SCHEMAS["invoice"])
+    assert ("logprobs" in seen[-1]) is server_logprobs
+    store.close()
