@@ -45,6 +45,7 @@ class Stack:
     record: dict[str, Any]
     log: Path
     key: str
+    state: Path
 
     @property
     def model(self) -> str:
@@ -92,9 +93,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_for(ready, 600, "the stack")
         record = json.loads(stack_file.read_text())
         key = Path(record["gateway"]["api_key_file"]).read_text().strip()
-        yield Stack(record, log, key)
+        yield Stack(record, log, key, state)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -348,3 +349,18 @@ def test_a_dead_collector_neither_slows_nor_fails_requests(stack: Stack, tmp_pat
     finally:
         stop(dead)
         stop(off)
+
+
+def test_the_trace_shows_in_phoenixs_ui(stack: Stack, tmp_path: Path) -> None:
+    """The docs' screenshot command, run for real with headless Chromium."""
+    out = tmp_path / "trace.png"
+    script = Path(__file__).resolve().parents[2] / "docs" / "tools" / "phoenix_screenshot.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--state-dir", str(stack.state), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 20_000

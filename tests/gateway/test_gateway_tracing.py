@@ -16,7 +16,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from inferstack.engines.base import (
     Delta,
@@ -209,6 +209,8 @@ async def test_one_trace_from_client_to_engine(
 
     s = dict(srv_chat.attributes or {})
     assert srv_chat.kind is SpanKind.INTERNAL
+    assert srv_chat.status.status_code is not StatusCode.ERROR
+    assert gw_chat.status.status_code is not StatusCode.ERROR
     assert s["gen_ai.response.finish_reasons"] == ("stop",)
     assert s["gen_ai.usage.cache_read.input_tokens"] == 2
     assert s["gen_ai.request.seed"] == 7

@@ -126,7 +126,8 @@ class Run:
                 delta = await self._within_deadline(_next(self.rest))
             raise EngineError("the generation ended without a finish reason")
         except BaseException as exc:  # noted for the trace, then re-raised
-            self.error = exc
+            if self.finish_reason is None:  # a consumer closing a finished run is no error
+                self.error = exc
             raise
         finally:
             await self.close()
