@@ -79,7 +79,7 @@ def screenshot(phoenix: str, trace_id: str, model: str, out: Path) -> None:
             page.get_by_text("decode").first.wait_for(timeout=120_000)
             # open the model server's generation span: its gen_ai.* attributes fill the panel
             page.get_by_text(f"chat {model}").last.click()
-            page.get_by_text("gen_ai.usage.input_tokens").first.wait_for(timeout=60_000)
+            page.get_by_text("inferstack.request_id").first.wait_for(timeout=180_000)
             page.wait_for_load_state("networkidle")
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out))
