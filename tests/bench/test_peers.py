@@ -57,3 +57,46 @@ def test_reference_design_prompt_and_chunks() -> None:
     assert _prompt(parts) == "Q: a\nA:"
     assert _chunk("chat", "id", "m", "x", None)["choices"][0]["delta"] == {"content": "x"}
     assert _chunk("completions", "id", "m", "x", "stop")["choices"][0]["text"] == "x"
+
+
+class _MergingLlama:
+    """Stands in for llama_cpp.Llama the way it really streams: it samples five tokens (the
+    last one end-of-generation) but yields three pieces, as it does while it holds back partial
+    UTF-8; every sampling step runs the logits processors."""
+
+    def __init__(self, **kwargs: object) -> None:
+        pass
+
+    def tokenize(self, text: bytes) -> list[int]:
+        return list(range(len(text.split())))
+
+    def create_completion(self, prompt: str, *, stream: bool = False, logits_processor=None,
+                          **kwargs: object):  # fmt: skip
+        pieces = {1: "a", 3: "\u00e9\u00e9", 4: None}  # step → piece (None: EOG, no text)
+
+        def gen():
+            for step in range(5):
+                for processor in logits_processor or []:
+                    processor([], [0.0])
+                if step in pieces and pieces[step] is not None:
+                    yield {"choices": [{"text": pieces[step], "finish_reason": None}]}
+            yield {"choices": [{"text": "", "finish_reason": "stop"}]}
+
+        return gen()
+
+
+def test_reference_usage_counts_sampled_tokens_with_eog(monkeypatch) -> None:
+    import llama_cpp
+    from fastapi.testclient import TestClient
+
+    from inferstack.bench.peers.reference_app import build_reference_app
+
+    monkeypatch.setattr(llama_cpp, "Llama", _MergingLlama)
+    client = TestClient(build_reference_app("unused.gguf"))
+    body = {"prompt": "one two three", "max_tokens": 16, "stream": True,
+            "stream_options": {"include_usage": True}}  # fmt: skip
+    lines = client.post("/v1/completions", json=body).text.splitlines()
+    events = [json.loads(ln[5:]) for ln in lines if ln.startswith("data:") and "[DONE]" not in ln]
+    usage = events[-1]["usage"]
+    # Five sampled tokens (EOG included, as inferstack and llama-server count), not 2 pieces.
+    assert usage == {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}

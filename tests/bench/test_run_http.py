@@ -188,3 +188,48 @@ async def test_zero_token_answer_is_a_success(fake_server) -> None:
     fake_server.config.tokens = 0
     r = await one(fake_server)
     assert r.ok and r.output_tokens == 0 and r.token_source is TokenSource.USAGE
+
+
+async def test_open_loop_stamps_the_scheduled_arrival_not_the_send(fake_server) -> None:
+    # One request in flight at a time against arrivals every ~1 ms: most requests wait in the
+    # client. Their records must start at the planned arrival (no coordinated omission).
+    from inferstack.bench.levels import Budget, LevelContext, poisson_arrivals, run_level
+
+    fake_server.config.delay_s = 0.01
+    config = RunConfig(
+        mode=LoopMode.OPEN, levels=[1000.0], requests_per_level=6, warmup_requests=0,
+        max_in_flight=1, min_gain=0,
+    )  # fmt: skip
+    records: list[RequestRecord] = []
+    counter = iter(range(100))
+    async with make_client(2, 10.0) as client:
+        ctx = LevelContext(
+            client=client,
+            target=Target(name="fake", base_url=fake_server.base_url),
+            workload=Workload(prompts=["a"], max_tokens=2),
+            config=config,
+            budget=Budget(100, 60),
+            next_prompt=lambda: next(counter),
+        )
+        await run_level(ctx, 1000.0, records)
+    planned = poisson_arrivals(1000.0, 6, None, seed=config.seed + 1000 * 1000)
+    assert len(records) == 6 and all(r.ok for r in records)
+    starts = sorted(r.start for r in records)
+    assert [s - starts[0] for s in starts] == pytest.approx(
+        [p - planned[0] for p in planned], abs=1e-9
+    )
+    sent = sorted(r.sent or 0.0 for r in records)
+    assert all(r.sent is not None and r.sent >= r.start for r in records)
+    # Each send waited for the previous request's end: the waiting shows in e2e.
+    assert sent[-1] > starts[-1] and records[-1].client_wait > 0
+    assert all(r.e2e >= r.end - (r.sent or r.start) for r in records)
+
+
+async def test_tool_call_deltas_count_as_output_for_ttft(fake_server) -> None:
+    call = {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}
+    args = {"index": 0, "function": {"arguments": '{"a": 1}'}}
+    fake_server.config.tokens = 0
+    events = [{"choices": [{"index": 0, "delta": {"tool_calls": [c]}}]} for c in (call, args)]
+    fake_server.config.raw_events = [f"data: {json.dumps(e)}\n\n".encode() for e in events]
+    r = await one(fake_server, Workload(prompts=["hi"], max_tokens=5))
+    assert r.ok and len(r.chunk_times) == 2 and r.ttft is not None

@@ -97,11 +97,9 @@ async def test_reference_design_peer_streams_with_usage() -> None:
 
 
 async def test_llama_server_peer_streams() -> None:
-    from inferstack.bench.peers import make_peer
-    from inferstack.bench.peers.llama_server import cached_binary
+    from inferstack.bench.peers import ensure_llama_server, make_peer
 
-    if not cached_binary().is_file():
-        pytest.skip("llama-server not built yet: inferstack bench peer llama-server --build-only")
+    ensure_llama_server()  # `make peers` built it (cached); never a skip
     with make_peer("llama-server", threads=2, parallel=2, ctx_per_seq=1024).start() as peer:
         records = await _two_streams(peer.base_url)
     for r in records:
@@ -110,11 +108,9 @@ async def test_llama_server_peer_streams() -> None:
 
 
 async def test_litellm_peer_proxies_the_server(chat_server) -> None:
-    from inferstack.bench.peers import make_peer
-    from inferstack.bench.peers.base import cache_dir
+    from inferstack.bench.peers import ensure_litellm, make_peer
 
-    if not (cache_dir() / "litellm-venv" / "bin" / "litellm").is_file():
-        pytest.skip("LiteLLM not installed: inferstack bench peer litellm --build-only")
+    ensure_litellm()  # `make peers` installed it (cached); never a skip
     peer = make_peer("litellm", upstream=chat_server.base_url)
     with peer.start(timeout_s=240):
         records = await _two_streams(peer.base_url, peer.api_key, chat_server.model)

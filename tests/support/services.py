@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import shutil
@@ -16,9 +17,24 @@ import pytest
 
 from support.servers import free_port
 
-__all__ = ["PG_BIN", "postgres_cluster", "wait_until"]
+__all__ = ["PG_BIN", "find_pg_bin", "postgres_cluster", "wait_until"]
 
-PG_BIN = Path(os.environ.get("INFERSTACK_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def find_pg_bin(pattern: str = "/usr/lib/postgresql/*/bin") -> Path | None:
+    """The newest installed PostgreSQL's bin directory (Debian installs one per major version
+    under /usr/lib/postgresql/N/bin), or ``INFERSTACK_TEST_PG_BIN`` when set; None if absent."""
+    if override := os.environ.get("INFERSTACK_TEST_PG_BIN"):
+        return Path(override)
+    found = [Path(d) for d in glob.glob(pattern) if (Path(d) / "initdb").is_file()]
+
+    def major(d: Path) -> tuple[int, str]:
+        name = d.parent.name
+        return (int(name), name) if name.isdigit() else (-1, name)
+
+    return max(found, key=major) if found else None
+
+
+PG_BIN = find_pg_bin()
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -45,9 +61,12 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 @contextmanager
 def postgres_cluster(*, max_connections: int = 50) -> Iterator[str]:
     """A throwaway PostgreSQL cluster on 127.0.0.1 with a random password (not trust auth);
-    yields its SQLAlchemy async URL. Skips the test when PostgreSQL is not installed."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql)")
+    yields its SQLAlchemy async URL. Fails (never skips) when PostgreSQL is not installed:
+    ``make system-deps`` installs it."""
+    if PG_BIN is None or not (PG_BIN / "initdb").is_file():
+        pytest.fail(
+            "PostgreSQL's initdb not found under /usr/lib/postgresql/*/bin: make system-deps"
+        )
     root = Path(tempfile.mkdtemp(prefix="inferstack-pg-"))
     data, pwfile = root / "data", root / "pw"
     password = secrets.token_urlsafe(16)

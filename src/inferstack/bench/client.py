@@ -63,8 +63,24 @@ def _chunk_text(event: dict[str, Any]) -> str:
     choice = choices[0]
     delta = choice.get("delta")
     if isinstance(delta, dict):
-        return (delta.get("content") or "") + (delta.get("reasoning_content") or "")
+        return (
+            (delta.get("content") or "")
+            + (delta.get("reasoning_content") or "")
+            + _tool_call_text(delta.get("tool_calls"))
+        )
     return choice.get("text") or ""
+
+
+def _tool_call_text(calls: object) -> str:
+    """What a tool-call delta streams (name and argument pieces): output like any text."""
+    if not isinstance(calls, list):
+        return ""
+    parts: list[str] = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            parts += [str(function.get("name") or ""), str(function.get("arguments") or "")]
+    return "".join(parts)
 
 
 def _status_kind(status: int) -> ErrorKind:

@@ -77,12 +77,21 @@ def poisson_arrivals(
     return offsets
 
 
-async def _one(ctx: LevelContext, records: list[RequestRecord], warmup: bool) -> None:
-    body = ctx.workload.body(ctx.next_prompt(), ctx.target.model)
-    record = RequestRecord(start=time.perf_counter(), warmup=warmup)
+def _new_record(records: list[RequestRecord], start: float, warmup: bool) -> RequestRecord:
+    record = RequestRecord(start=start, warmup=warmup)
     records.append(record)
+    return record
+
+
+async def _send(ctx: LevelContext, record: RequestRecord) -> None:
+    body = ctx.workload.body(ctx.next_prompt(), ctx.target.model)
+    record.sent = time.perf_counter()
     await send(ctx.client, ctx.target, ctx.workload.endpoint.path, body, record)
     ctx.on_record(record)
+
+
+async def _one(ctx: LevelContext, records: list[RequestRecord], warmup: bool) -> None:
+    await _send(ctx, _new_record(records, time.perf_counter(), warmup))
 
 
 async def _closed_phase(
@@ -117,9 +126,13 @@ async def _open_phase(
     gate = asyncio.Semaphore(cfg.max_in_flight)
     tasks: list[asyncio.Task[None]] = []
 
-    async def bounded() -> None:
+    async def bounded(scheduled: float) -> None:
+        # NOTE: the record starts at the arrival's scheduled time, before the wait for the
+        # client's own in-flight cap: time spent queued in the client counts in TTFT and e2e
+        # (no coordinated omission); ``sent`` says when the request really left.
+        record = _new_record(records, scheduled, warmup=False)
         async with gate:
-            await _one(ctx, records, warmup=False)
+            await _send(ctx, record)
 
     t0 = time.perf_counter()
     try:
@@ -129,7 +142,7 @@ async def _open_phase(
                 await asyncio.sleep(delay)
             if not ctx.budget.take():
                 break
-            tasks.append(asyncio.create_task(bounded()))
+            tasks.append(asyncio.create_task(bounded(t0 + offset)))
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:

@@ -42,6 +42,7 @@ class RequestRecord:
     """Timeline of one request: when it started, when each text chunk arrived, when it ended."""
 
     start: float
+    """When the request was due: its scheduled arrival (open loop) or its send (closed loop)."""
     end: float = 0.0
     chunk_times: list[float] = field(default_factory=list)
     """Arrival time of every streamed chunk that carried output text."""
@@ -52,6 +53,13 @@ class RequestRecord:
     status: int | None = None
     detail: str = ""
     warmup: bool = False
+    sent: float | None = None
+    """When the request actually left the client (after any wait for the in-flight cap)."""
+
+    @property
+    def client_wait(self) -> float:
+        """Time the request waited in the client between its scheduled start and its send."""
+        return max((self.sent or self.start) - self.start, 0.0)
 
     @property
     def ok(self) -> bool:

@@ -6,9 +6,10 @@ Definitions (the report repeats them):
   aggregate rates divide by it, never by the sum of request latencies;
 - *output tok/s*: output tokens of successful requests / window;
 - *req/s*: successful requests / window;
-- *TTFT*: request start → first text chunk; *ITL*: gaps between consecutive text chunks,
-  pooled over all successful requests; *TPOT*: per request, (last chunk - first chunk) /
-  (output tokens - 1); *e2e*: request start → end of stream;
+- *TTFT*: request start (open loop: its scheduled arrival, so time queued in the client
+  counts) → first text chunk (content, reasoning or tool-call delta); *ITL*: gaps between
+  consecutive text chunks, pooled over all successful requests; *TPOT*: per request,
+  (last chunk - first chunk) / (output tokens - 1); *e2e*: request start → end of stream;
 - percentiles interpolate linearly between order statistics (numpy's default).
 """
 
@@ -92,6 +93,11 @@ class LevelStats(BaseModel):
     itl_ms: Percentiles
     tpot_ms: Percentiles
     e2e_ms: Percentiles
+    client_wait_ms: Percentiles = Field(
+        default_factory=Percentiles,
+        description="open loop: scheduled arrival → send (waiting for the client's in-flight "
+        "cap); included in TTFT and e2e, so client-side queueing is not hidden",
+    )
     cpu_cores: float | None = Field(default=None, description="target CPU use, in cores")
     cpu_percent: float | None = Field(
         default=None, description="target CPU use, percent of this machine's cores"
@@ -155,6 +161,7 @@ def summarize(records: Sequence[RequestRecord], price_per_hour: float | None = N
         itl_ms=Percentiles.of_seconds(gaps),
         tpot_ms=Percentiles.of_seconds([t for r in ok if (t := r.tpot) is not None]),
         e2e_ms=Percentiles.of_seconds([r.e2e for r in ok]),
+        client_wait_ms=Percentiles.of_seconds([r.client_wait for r in ok]),
         usd_per_million_output_tokens=(
             cost_per_million_tokens(price_per_hour, tok_s) if price_per_hour else None
         ),

@@ -19,16 +19,31 @@ import httpx
 
 from inferstack.bench.peers.base import Peer, PeerError, cache_dir, free_port
 
-__all__ = ["ensure_litellm", "litellm_config", "litellm_proxy", "upstream_model_id"]
+__all__ = [
+    "LITELLM_VERSION",
+    "ensure_litellm",
+    "litellm_config",
+    "litellm_proxy",
+    "litellm_venv",
+    "upstream_model_id",
+]
 
 log = logging.getLogger(__name__)
 
-LITELLM_REQUIREMENT = "litellm[proxy]"
+# Pinned: a peer measured in CI must be the same program every run (and LiteLLM 1.107.0 was a
+# compromised release: never float to whatever is newest).
+LITELLM_VERSION = "1.110.2"
+LITELLM_REQUIREMENT = f"litellm[proxy]=={LITELLM_VERSION}"
+
+
+def litellm_venv() -> Path:
+    """The peer's own virtual environment, one per pinned version."""
+    return cache_dir() / f"litellm-{LITELLM_VERSION}-venv"
 
 
 def ensure_litellm() -> Path:
     """The ``litellm`` command of the peer's own venv, creating and installing it if needed."""
-    venv = cache_dir() / "litellm-venv"
+    venv = litellm_venv()
     exe = venv / "bin" / "litellm"
     if exe.is_file():
         return exe

@@ -1,11 +1,14 @@
 """llama.cpp's ``llama-server``, built once from the llama-cpp-python sdist's ``vendor/llama.cpp``.
 
 A benchmark peer only, never part of inferstack. The build (~5-6 min on 2 cores) is cached
-in ``~/.cache/inferstack/peers/llama-server-VERSION/llama-server`` (static, no shared libs).
+in ``~/.cache/inferstack/peers/llama-server-VERSION-KEY/llama-server`` (static, no shared libs),
+where KEY hashes the machine and the configure flags: like the llama-cpp-python wheel, a change
+of flags never reuses an old (possibly crashing) build. ``make peers`` builds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import platform
@@ -19,6 +22,7 @@ from inferstack.bench.peers.base import Peer, PeerError, cache_dir, free_port
 
 __all__ = [
     "LLAMA_CPP_PYTHON_VERSION",
+    "build_key",
     "cached_binary",
     "cmake_args",
     "ensure_llama_server",
@@ -50,9 +54,17 @@ def cmake_args(machine: str | None = None) -> list[str]:
     return args
 
 
+def build_key(machine: str | None = None) -> str:
+    """12 hex digits naming one build: the version, the machine and the configure flags."""
+    machine = machine or platform.machine()
+    text = " ".join([LLAMA_CPP_PYTHON_VERSION, machine, *cmake_args(machine)])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def cached_binary() -> Path:
     """Where the built llama-server binary is kept (it may not exist yet)."""
-    return cache_dir() / f"llama-server-{LLAMA_CPP_PYTHON_VERSION}" / "llama-server"
+    name = f"llama-server-{LLAMA_CPP_PYTHON_VERSION}-{build_key()}"
+    return cache_dir() / name / "llama-server"
 
 
 def _find_sdist() -> Path:
@@ -80,7 +92,7 @@ def ensure_llama_server(jobs: int | None = None) -> Path:
     if not (source / "CMakeLists.txt").is_file():
         with tarfile.open(_find_sdist()) as tar:
             tar.extractall(src_root, filter="data")
-    build = source / "build"
+    build = source / f"build-{build_key()}"
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     nice = ["nice", "-n", "10"] if shutil.which("nice") else []
     jobs = jobs or os.cpu_count() or 2

@@ -53,6 +53,19 @@ def _chunk(kind: str, rid: str, model: str, text: str, finish: str | None) -> di
     }
 
 
+class _SampleCounter(list[Any]):
+    """A ``logits_processor`` list whose one processor counts the sampling steps: the real
+    number of generated tokens, whatever the stream merged into one piece."""
+
+    def __init__(self) -> None:
+        super().__init__([self._count])
+        self.count = 0
+
+    def _count(self, input_ids: Any, scores: Any) -> Any:
+        self.count += 1
+        return scores
+
+
 def build_reference_app(model_path: str, threads: int = 2, ctx_size: int = 2048) -> FastAPI:
     """The FastAPI app: one generation at a time, streamed."""
     from llama_cpp import Llama
@@ -83,25 +96,26 @@ def build_reference_app(model_path: str, threads: int = 2, ctx_size: int = 2048)
             return JSONResponse(out)
 
         async def events() -> AsyncIterator[bytes]:
+            sampled = _SampleCounter()
             async with one_at_a_time:
-                stream = cast(Iterator[Any], generate(stream=True))
-                produced, finish = 0, None
+                stream = cast(Iterator[Any], generate(stream=True, logits_processor=sampled))
+                finish = None
                 while (item := await asyncio.to_thread(next, stream, None)) is not None:
                     choice = item["choices"][0]
                     finish = choice.get("finish_reason") or finish
                     if choice.get("text"):
-                        produced += 1
                         data = _chunk(kind, rid, model, choice["text"], None)
                         yield f"data: {json.dumps(data)}\n\n".encode()
             yield f"data: {json.dumps(_chunk(kind, rid, model, '', finish or 'stop'))}\n\n".encode()
             if include_usage:
-                # One streamed piece per token, except that a finish by length is exact.
-                completion = max_tokens if finish == "length" else produced
+                # Every sampled token, the end-of-generation one included (as inferstack and
+                # llama-server count it), not the streamed pieces: llama-cpp-python merges
+                # tokens into one piece while it holds back partial UTF-8 or a stop string.
                 prompt_tokens = len(llm.tokenize(prompt.encode()))
                 usage = {
                     "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt_tokens + completion,
+                    "completion_tokens": sampled.count,
+                    "total_tokens": prompt_tokens + sampled.count,
                 }
                 final = {
                     "id": rid,
