@@ -13,9 +13,24 @@ def test_defaults_reserve_one_cpu_per_thread() -> None:
     args = RayAppArgs.model_validate({"model": "default", "threads": 3})
     assert args.deployment_options() == {
         "max_ongoing_requests": 32,
+        "max_queued_requests": 64,
+        "backpressure_config": {"status_code": 429, "retry_after_s": 1.0},
         "ray_actor_options": {"num_cpus": 3.0},
         "num_replicas": 1,
     }
+
+
+def test_overload_is_shed_with_429_not_queued_without_bound() -> None:
+    options = RayAppArgs.model_validate({"max_queued_requests": 0, "retry_after_s": 2.5})
+    opts = options.deployment_options()
+    assert opts["max_queued_requests"] == 0
+    assert opts["backpressure_config"] == {"status_code": 429, "retry_after_s": 2.5}
+    with pytest.raises(ValidationError, match="max_queued_requests"):
+        RayAppArgs.model_validate({"max_queued_requests": -1})  # Serve's "no limit"
+    # Serve itself accepts the options (the shape of backpressure_config included).
+    from ray.serve.config import BackpressureConfig
+
+    assert BackpressureConfig.model_validate(opts["backpressure_config"]).status_code == 429
 
 
 def test_autoscaling_options() -> None:

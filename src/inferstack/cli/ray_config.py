@@ -20,10 +20,13 @@ def local_serve_config(
     port: int,
     parallel: int | None,
     ctx_size: int | None,
+    max_ongoing: int | None = None,
+    max_queued: int | None = None,
 ) -> dict[str, Any]:
     """One application per model (name → (model, port, engine)) behind one Serve proxy; the
     first is served at ``/``, the others at ``/<name>``. Replicas reserve a share of this
-    machine's CPUs so that all of them fit on it."""
+    machine's CPUs so that all of them fit on it. ``max_ongoing``/``max_queued`` bound each
+    application's requests in flight and waiting (beyond them Serve answers 429)."""
     from inferstack.serving.ray_args import RayAppArgs
 
     cpus = os.cpu_count() or 1
@@ -41,6 +44,10 @@ def local_serve_config(
             args["parallel"] = parallel
         if engine == "llamacpp" and ctx_size:
             args["ctx_size"] = ctx_size
+        if max_ongoing is not None:
+            args["max_ongoing_requests"] = max_ongoing
+        if max_queued is not None:
+            args["max_queued_requests"] = max_queued
         RayAppArgs.model_validate(args)  # a typo fails here, not inside a replica
         apps.append(
             {

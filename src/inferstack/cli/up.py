@@ -61,6 +61,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="host the model servers on a local Ray Serve instead of uvicorn",
     )
+    p.add_argument(
+        "--max-ongoing",
+        type=int,
+        default=None,
+        help="with --ray: requests one replica runs at once (default 32)",
+    )
+    p.add_argument(
+        "--max-queued",
+        type=int,
+        default=None,
+        help="with --ray: requests waiting beyond those before a 429 (default 64)",
+    )
     p.add_argument("--parallel", type=int, default=None, help="chat sequences decoded together")
     p.add_argument("--ctx-size", type=int, default=None, help="chat context per sequence")
     p.add_argument(
@@ -172,6 +184,8 @@ def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str
             port=args.chat_port,
             parallel=args.parallel,
             ctx_size=args.ctx_size,
+            max_ongoing=args.max_ongoing,
+            max_queued=args.max_queued,
         )
         path = write_config(config, args.state_dir / "serve.yaml")
         process = stack.start("ray-serve", ["serve", "--ray", str(path)])

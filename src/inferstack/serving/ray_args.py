@@ -105,6 +105,17 @@ class RayAppArgs(_Strict):
         ge=1,
         description="Requests one replica accepts at once (Ray's default of 5 starves batching).",
     )
+    max_queued_requests: int = Field(
+        64,
+        ge=0,
+        description=(
+            "Requests waiting for a replica beyond max_ongoing_requests; more are shed with "
+            "429 and Retry-After (never an unbounded queue)."
+        ),
+    )
+    retry_after_s: float = Field(
+        1.0, ge=0, description="Retry-After (seconds, rounded up) sent with a shed request's 429."
+    )
     ray_actor_options: RayActorArgs | None = Field(
         None, description="Replica resources; defaults to num_cpus = threads."
     )
@@ -138,6 +149,10 @@ class RayAppArgs(_Strict):
         """Keyword arguments for ``serve.Deployment.options``."""
         options: dict[str, Any] = {
             "max_ongoing_requests": self.max_ongoing_requests,
+            # NOTE: Serve's own default (-1) queues without bound; overload must shed instead,
+            # as 429 (Serve's default rejection is 503, which clients read as an outage).
+            "max_queued_requests": self.max_queued_requests,
+            "backpressure_config": {"status_code": 429, "retry_after_s": self.retry_after_s},
             "ray_actor_options": self.actor_options().model_dump(exclude_defaults=True),
         }
         if self.autoscaling_config is not None:

@@ -1,0 +1,106 @@
+"""`inferstack up --ray` end to end: the stack on a local Ray Serve behind the gateway, its Serve
+proxy on 127.0.0.1 only, and an overloaded application shedding with 429 instead of queueing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from support.servers import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _listening(port: int) -> list[str]:
+    """Local addresses listening on ``port`` (from ``ss``, as ``ip:port``)."""
+    out = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+    return [f[3] for line in out.splitlines() if (f := line.split()) and f[3].endswith(f":{port}")]
+
+
+async def _burst(url: str, model: str, n: int) -> list[httpx.Response]:
+    body = {
+        "model": model,
+        "max_tokens": 48,
+        "stream": True,
+        "messages": [{"role": "user", "content": "Count from one to fifty."}],
+    }
+    async with httpx.AsyncClient(timeout=300) as client:
+
+        async def one() -> httpx.Response:
+            async with client.stream("POST", url, json=body) as response:
+                await response.aread()
+                return response
+
+        return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def test_up_ray_serves_behind_the_gateway_and_sheds_with_429(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    chat_port, gateway_port = free_port(), free_port()
+    log_path = tmp_path / "up.log"
+    cmd = [
+        sys.executable, "-m", "inferstack.cli.main", "up", "--ray",
+        "--state-dir", str(state), "--chat-port", str(chat_port),
+        "--gateway-port", str(gateway_port), "--embedding-model", "none",
+        "--parallel", "1", "--ctx-size", "512", "--max-ongoing", "1", "--max-queued", "1",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        stack_file = state / "stack.json"
+        deadline = time.monotonic() + 400
+        while not stack_file.exists():
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "the stack did not come up"
+            time.sleep(0.5)
+        stack = json.loads(stack_file.read_text())
+        assert set(stack) == {"chat", "gateway"}
+        serve_cfg = (state / "serve.yaml").read_text()
+        assert "max_queued_requests: 1" in serve_cfg
+
+        # Through the gateway with the key `up` made, like a user would.
+        key = Path(stack["gateway"]["api_key_file"]).read_text().strip()
+        client = openai.OpenAI(base_url=stack["gateway"]["base_url"], api_key=key, max_retries=0)
+        reply = client.chat.completions.create(
+            model=stack["chat"]["model"],
+            max_tokens=8,
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+        )
+        assert reply.choices[0].message.content
+
+        # The Serve proxy binds loopback only.
+        addresses = _listening(chat_port)
+        assert addresses and all(a.startswith("127.0.0.1:") for a in addresses), addresses
+
+        # One running, one queued: the rest of a burst of six is shed at once with 429.
+        url = f"{stack['chat']['base_url']}/chat/completions"
+        responses = asyncio.run(_burst(url, stack["chat"]["model"], 6))
+        codes = sorted(r.status_code for r in responses)
+        assert codes.count(200) >= 1 and codes.count(429) >= 3, codes
+        assert set(codes) <= {200, 429}, codes
+        shed = next(r for r in responses if r.status_code == 429)
+        assert shed.headers.get("retry-after") == "1"
+        # Shedding kept nothing: the next request is served.
+        again = client.chat.completions.create(
+            model=stack["chat"]["model"],
+            max_tokens=4,
+            messages=[{"role": "user", "content": "Hello"}],
+        )
+        assert again.choices[0].finish_reason in ("stop", "length")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (0, 130), log_path.read_text()[-3000:]
