@@ -1,3 +1,5 @@
+import pytest
+
 from inferstack.engines.llamacpp.slots import SlotTable, common_prefix
 
 
@@ -11,6 +13,8 @@ def test_new_request_takes_the_free_slot_with_the_longest_prefix() -> None:
     table = SlotTable(3, allow_copy=False)
     table.slots[0].tokens = [9, 9, 9]
     table.slots[1].tokens = [1, 2, 3, 4]
+    for slot in table.slots:
+        slot.aligned = len(slot.tokens)
     plan = table.plan([1, 2, 3, 7, 8])
     assert plan is not None
     assert plan.slot.seq_id == 1
@@ -22,6 +26,7 @@ def test_reuse_never_covers_the_whole_prompt() -> None:
     """The last prompt token must be decoded again to get logits for the first output."""
     table = SlotTable(1, allow_copy=False)
     table.slots[0].tokens = [1, 2, 3, 4, 5]
+    table.slots[0].aligned = 5
     plan = table.plan([1, 2, 3])
     assert plan is not None and plan.reuse == 2
 
@@ -46,6 +51,7 @@ def test_unified_cache_borrows_a_prefix_from_a_busy_slot() -> None:
     assert first is not None
     busy = table.acquire(first, [*system, 1, 2])
     busy.tokens = [*system, 1, 2]  # the scheduler records what it prefilled
+    busy.aligned = len(busy.tokens)
     plan = table.plan([*system, 7, 8, 9])
     assert plan is not None
     assert plan.copy_from is busy
@@ -58,6 +64,7 @@ def test_unified_cache_borrows_a_prefix_from_a_busy_slot() -> None:
 def test_without_unified_cache_no_copy_is_planned() -> None:
     table = SlotTable(2, allow_copy=False)
     table.slots[0].tokens = [1, 2, 3, 4]
+    table.slots[0].aligned = 4
     table.slots[0].busy = True
     plan = table.plan([1, 2, 3, 9])
     assert plan is not None and plan.copy_from is None and plan.reuse == 0
@@ -75,6 +82,7 @@ def test_least_recently_used_slot_is_evicted_first() -> None:
 def test_reuse_can_be_refused() -> None:
     table = SlotTable(2, allow_copy=True)
     table.slots[0].tokens = [1, 2, 3, 4]
+    table.slots[0].aligned = 4
     plan = table.plan([1, 2, 3, 9], allow_reuse=False)
     assert plan is not None and plan.reuse == 0 and plan.copy_from is None
 
@@ -85,3 +93,46 @@ def test_forget_empties_every_slot() -> None:
     table.slots[1].tokens = [3]
     table.forget()
     assert table.cached_tokens() == 0
+
+
+def _prefill(table: SlotTable, slot, prompt: list[int]) -> None:
+    """Prefill ``prompt`` into ``slot`` the way the scheduler does: aligned chunks."""
+    n = len(slot.tokens)
+    while n < len(prompt):
+        end = table.chunk_end(n, len(prompt))
+        table.prefilled(slot, n, prompt[n:end])
+        n = end
+
+
+def test_reuse_stops_at_a_boundary_of_whole_aligned_chunks() -> None:
+    table = SlotTable(2, allow_copy=True, chunk=4)
+    first = list(range(10))  # chunks [0,4) [4,8) whole, [8,10) partial
+    plan = table.plan(first)
+    assert plan is not None
+    slot = table.acquire(plan, first)
+    _prefill(table, slot, first)
+    assert slot.tokens == first and slot.aligned == 8
+    slot.tokens += [50, 51]  # decoded tokens are cached, never reusable
+    table.release(slot)
+    # The same prompt again: 8 reused, [8,10) recomputed as the cold start computed it.
+    again = table.plan(first)
+    assert again is not None and again.reuse == 8
+    # A longer prompt sharing 9 tokens still reuses only the whole chunks.
+    assert (p := table.plan([*first[:9], 77, 78])) is not None and p.reuse == 8
+    # A prompt sharing 7 tokens: only the first chunk.
+    assert (p := table.plan([*first[:7], 99])) is not None and p.reuse == 4
+    # The prefix of generated tokens is never reused.
+    assert (p := table.plan([*first, 50, 51, 52, 53, 54, 55])) is not None and p.reuse == 8
+
+
+def test_chunks_end_at_absolute_multiples() -> None:
+    table = SlotTable(1, allow_copy=False, chunk=64)
+    assert table.chunk_end(0, 660) == 64
+    assert table.chunk_end(640, 660) == 660
+    assert table.chunk_end(100, 660) == 128  # a chunk split by the budget resumes on the grid
+    slot = table.slots[0]
+    table.prefilled(slot, 0, list(range(40)))  # a split (partial) chunk
+    table.prefilled(slot, 40, list(range(40, 64)))
+    assert slot.aligned == 0  # computed in other shapes than a cold start: not reusable
+    with pytest.raises(ValueError):
+        SlotTable(1, allow_copy=False, chunk=0)

@@ -93,15 +93,6 @@ class Sequence:
         return self.n_past < len(self.prompt)
 
 
-def _may_reuse(seq: Sequence) -> bool:
-    """A request with a ``seed`` asks for reproducible output, so it is prefilled from scratch:
-    reused KV was computed in other batch shapes, whose rounding would make "same seed, same
-    output" depend on what happened to be cached. Requests without a seed reuse the longest
-    cached prefix. (Run alone, a seeded request also starts from an empty cache: see
-    :meth:`Scheduler._admit`; next to other sequences the batch itself changes the rounding.)"""
-    return seq.request.params.seed is None
-
-
 class Scheduler:
     """Runs sequences on one :class:`LlamaModel` from a dedicated thread."""
 
@@ -116,7 +107,12 @@ class Scheduler:
         self.model = model
         self.batch_size = batch_size
         self.publish = publish
-        self.slots = SlotTable(model.settings.parallel, allow_copy=model.settings.kv_unified)
+        chunk = model.settings.prefill_chunk
+        if chunk > batch_size:
+            raise ValueError(f"prefill_chunk ({chunk}) must not exceed batch_size ({batch_size})")
+        self.slots = SlotTable(
+            model.settings.parallel, allow_copy=model.settings.kv_unified, chunk=chunk
+        )
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
         self.prefill_saved = 0
@@ -217,18 +213,14 @@ class Scheduler:
 
     def _admit(self) -> None:
         while self.waiting:
-            plan = self.slots.plan(self.waiting[0].prompt, allow_reuse=_may_reuse(self.waiting[0]))
+            # Every request reuses (seeded or not): reuse stops at an aligned chunk boundary,
+            # so the recomputed tail has the shapes of a cold start (see slots.py).
+            plan = self.slots.plan(self.waiting[0].prompt)
             if plan is None:
                 return
             seq = self.waiting.popleft()
             mem, sid = self.model.memory, plan.slot.seq_id
             reuse = plan.reuse
-            if not _may_reuse(seq) and not self.running:
-                # Reproducible means the same numbers: where the prompt's cells land in a
-                # shared cache changes the attention's summation order, so a seeded request
-                # that runs alone starts from an empty cache (the cached prefixes go).
-                ll.llama_memory_clear(mem, True)
-                self.slots.forget()
             if plan.copy_from is not None:
                 ll.llama_memory_seq_rm(mem, sid, -1, -1)
                 ll.llama_memory_seq_cp(mem, plan.copy_from.seq_id, sid, 0, reuse)
@@ -238,7 +230,7 @@ class Scheduler:
                 reuse = 0
             seq.slot = self.slots.acquire(plan, seq.prompt)
             if reuse != plan.reuse:
-                seq.slot.tokens = []
+                seq.slot.tokens, seq.slot.aligned = [], 0
             seq.n_past = seq.cached = reuse
             seq.timings.admitted_ns = time.time_ns()
             self.prefill_saved += reuse
@@ -271,7 +263,10 @@ class Scheduler:
             if not seq.prefilling:
                 continue
             assert seq.slot is not None
-            take = min(budget, len(seq.prompt) - seq.n_past)
+            # NOTE: one aligned chunk per sequence and step: a prompt alone is always computed
+            # in the same batch shapes, cached prefix or not (a chunk that does not fit the
+            # budget is split, and then not reused later).
+            take = min(budget, self.slots.chunk_end(seq.n_past, len(seq.prompt)) - seq.n_past)
             last = seq.n_past + take == len(seq.prompt)
             for j in range(seq.n_past, seq.n_past + take):
                 add(seq.prompt[j], j, seq.slot.seq_id, False)
@@ -295,7 +290,7 @@ class Scheduler:
                 seq.pending = None
         for seq, take in chunks:
             assert seq.slot is not None
-            seq.slot.tokens.extend(seq.prompt[seq.n_past : seq.n_past + take])
+            self.slots.prefilled(seq.slot, seq.n_past, seq.prompt[seq.n_past : seq.n_past + take])
             seq.n_past += take
         tokens = self._sample(outputs)
         sampled_ns = time.time_ns()

@@ -43,6 +43,15 @@ class LlamaCppSettings(Settings):
             "at least parallel (each running sequence adds a token to every step)."
         ),
     )
+    prefill_chunk: int = Field(
+        64,
+        ge=1,
+        description=(
+            "Prompts are prefilled in chunks starting at multiples of this many tokens, and a "
+            "cached prefix is reused only up to such a boundary: the recomputed tail has the "
+            "shapes of a cold start, so greedy output does not depend on what was cached."
+        ),
+    )
     kv_unified: bool = Field(
         True,
         description=(

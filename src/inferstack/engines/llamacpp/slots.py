@@ -29,6 +29,8 @@ class Slot:
     seq_id: int
     tokens: list[int] = field(default_factory=list)
     """Tokens whose KV this sequence holds, at positions 0..len-1."""
+    aligned: int = 0
+    """Leading tokens whose KV came from whole aligned prefill chunks (what may be reused)."""
     busy: bool = False
     last_used: int = 0
 
@@ -45,9 +47,12 @@ class SlotPlan:
 
 
 class SlotTable:
-    def __init__(self, n_slots: int, *, allow_copy: bool) -> None:
+    def __init__(self, n_slots: int, *, allow_copy: bool, chunk: int = 1) -> None:
+        if chunk < 1:
+            raise ValueError("chunk must be at least 1")
         self.slots = [Slot(seq_id=i) for i in range(n_slots)]
         self.allow_copy = allow_copy
+        self.chunk = chunk
         self._clock = itertools.count(1)
 
     def free_count(self) -> int:
@@ -64,7 +69,8 @@ class SlotTable:
         limit = max(len(prompt) - 1, 0) if allow_reuse else 0
 
         def own(s: Slot) -> int:
-            return min(common_prefix(s.tokens, prompt), limit)
+            usable = min(common_prefix(s.tokens, prompt), limit, s.aligned)
+            return usable - usable % self.chunk
 
         # Best own prefix; among equals, the least recently used slot keeps others' caches.
         target = max(free, key=lambda s: (own(s), -s.last_used))
@@ -82,7 +88,20 @@ class SlotTable:
         slot.busy = True
         slot.last_used = next(self._clock)
         slot.tokens = list(prompt[: plan.reuse])
+        slot.aligned = plan.reuse
         return slot
+
+    def prefilled(self, slot: Slot, start: int, tokens: list[int]) -> None:
+        """Record a prefill chunk the slot computed at ``start``; whole aligned chunks that
+        extend the aligned prefix become reusable."""
+        slot.tokens.extend(tokens)
+        if start == slot.aligned and start % self.chunk == 0 and len(tokens) == self.chunk:
+            slot.aligned += self.chunk
+
+    def chunk_end(self, n_past: int, prompt_len: int) -> int:
+        """Where the prefill chunk that starts at ``n_past`` ends: the next multiple of
+        ``chunk``, or the prompt's end."""
+        return min((n_past // self.chunk + 1) * self.chunk, prompt_len)
 
     def release(self, slot: Slot) -> None:
         slot.busy = False
@@ -92,6 +111,7 @@ class SlotTable:
         """The cache was cleared: no slot holds any tokens."""
         for slot in self.slots:
             slot.tokens = []
+            slot.aligned = 0
 
     def cached_tokens(self) -> int:
         return sum(len(s.tokens) for s in self.slots)
