@@ -54,7 +54,8 @@ def parse_raw(
         if not stack.startswith("thread (") or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = stack.split(": ", 1)[1].split(";")
+        _, _, named = stack.partition(": ")
+        frames = (named or stack).split(";")
         name, leaf = frames[0], frames[-1]
         profile = threads.setdefault(name, ThreadProfile(name))
         profile.samples += count
