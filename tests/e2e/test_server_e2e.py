@@ -211,7 +211,8 @@ def test_prefix_reuse_skips_a_shared_system_prompt(
         usages.append(r.usage)
     assert usages[0].prompt_tokens > 400
     cached = usages[1].prompt_tokens_details.cached_tokens  # type: ignore[union-attr]
-    assert cached >= usages[0].prompt_tokens - 10
+    # Reuse stops at a whole 64-token prefill chunk (reproducible output, docs/architecture.md).
+    assert cached >= usages[0].prompt_tokens - 10 - 64
     assert metric(chat_server, "inferstack_prefill_tokens_saved_total") >= cached
 
 

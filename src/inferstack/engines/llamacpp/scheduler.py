@@ -107,9 +107,8 @@ class Scheduler:
         self.model = model
         self.batch_size = batch_size
         self.publish = publish
-        chunk = model.settings.prefill_chunk
-        if chunk > batch_size:
-            raise ValueError(f"prefill_chunk ({chunk}) must not exceed batch_size ({batch_size})")
+        # A chunk never exceeds one step's token budget.
+        chunk = min(model.settings.prefill_chunk, batch_size)
         self.slots = SlotTable(
             model.settings.parallel, allow_copy=model.settings.kv_unified, chunk=chunk
         )

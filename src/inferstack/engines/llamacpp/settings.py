@@ -49,7 +49,8 @@ class LlamaCppSettings(Settings):
         description=(
             "Prompts are prefilled in chunks starting at multiples of this many tokens, and a "
             "cached prefix is reused only up to such a boundary: the recomputed tail has the "
-            "shapes of a cold start, so greedy output does not depend on what was cached."
+            "shapes of a cold start, so greedy output does not depend on what was cached "
+            "(at most batch_size)."
         ),
     )
     kv_unified: bool = Field(
