@@ -28,6 +28,18 @@ def _logs(root: Path) -> str:
     )
 
 
+def _reap(stack_file: Path) -> None:
+    """End the Serve process if `up` left it behind (it must not outlive the test)."""
+    if not stack_file.exists():
+        return
+    for info in json.loads(stack_file.read_text()).values():
+        pid = int(info.get("pid", 0))
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
 def _listening(port: int) -> list[str]:
     """Local addresses listening on ``port`` (from ``ss``, as ``ip:port``)."""
     out = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
@@ -113,8 +125,9 @@ def test_up_ray_serves_behind_the_gateway_and_sheds_with_429(tmp_path: Path) -> 
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=90)
+            proc.wait(timeout=180)  # Ray and Serve take a while to stop on a busy box
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        _reap(state / "stack.json")
     assert proc.returncode in (0, 130), _logs(tmp_path)

@@ -30,9 +30,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Pinned: a peer measured in CI must be the same program every run (and LiteLLM 1.107.0 was a
-# compromised release: never float to whatever is newest).
-LITELLM_VERSION = "1.110.2"
+# Pinned: a peer measured in CI must be the same program every run (LiteLLM 1.107.0 was a
+# compromised release; 1.110.x needs a litellm-proxy package the index lacks).
+LITELLM_VERSION = "1.108.7"
 LITELLM_REQUIREMENT = f"litellm[proxy]=={LITELLM_VERSION}"
 
 
