@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -167,3 +168,33 @@ def test_review_queue_round_trip_over_http(processed: dict[str, Any], review_url
     assert [h["action"] for h in approved["history"]] == ["processed", "approve"]
     fetched = httpx.get(f"{review_url}/v1/idp/documents/{doc['id']}").json()
     assert fetched["values"]["invoice_number"] == "INV-2041"
+
+
+def test_eval_on_a_generated_labelled_set(chat_server: RunningServer, tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    made = _idp("generate", str(folder), "--count", "2", "--seed", "3")
+    assert made.returncode == 0, made.stderr
+    ran = _idp(
+        "eval",
+        str(folder),
+        "--url",
+        chat_server.url,
+        "--chat-model",
+        chat_server.model,
+        "--json",
+        "--concurrency",
+        "2",
+    )
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert report["documents"] == 2 and report["pages"] == 2
+    assert set(report["field_accuracy"]) == set(BUILTIN_SCHEMAS["invoice"]["properties"])
+    for key in ("overall_field_accuracy", "exact_match", "ece"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["pages_per_second"] > 0
+    # eval never writes into a state dir: the set folder holds only what generate wrote
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "invoice-0000.png",
+        "invoice-0001.png",
+        "labels.json",
+    ]

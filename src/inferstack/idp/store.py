@@ -100,7 +100,10 @@ class IdpStore:
     """Sessions on the IDP tables (created on open)."""
 
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
+        # NOTE: batch evaluation processes documents on worker threads; SQLite connections
+        # then move between threads (each is used by one at a time).
+        args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+        self.engine = create_engine(url, connect_args=args)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
