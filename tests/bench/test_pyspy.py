@@ -28,9 +28,11 @@ def test_busy_shares_and_time_inside_llama_decode() -> None:
 
 
 def test_profiles_a_real_process(capsys) -> None:
-    code = "import threading,time\nwhile True: sum(range(10000))"
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    code = "import threading\nprint('ready', flush=True)\nwhile True: sum(range(10000))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
+        # py-spy fails on an interpreter that is still starting: sample once it runs our loop.
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         assert main(["--pid", str(proc.pid), "--duration", "1"]) == 0
     finally:
         proc.kill()

@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     raw = args.raw or Path(tempfile.mkstemp(prefix="inferstack-pyspy-", suffix=".txt")[1])
     cmd = [
         py_spy, "record", "--pid", str(args.pid), "--duration", str(args.duration),
-        "--rate", str(args.rate), "--format", "raw", "--threads", "--idle", "--nonblocking",
+        "--rate", str(args.rate), "--format", "raw", "--threads", "--idle",
         "--output", str(raw),
     ]  # fmt: skip
-    if args.native:
-        cmd.append("--native")
+    # NOTE: py-spy cannot read native stacks without pausing the process (no --nonblocking).
+    cmd.append("--native" if args.native else "--nonblocking")
     subprocess.run(cmd, check=True, capture_output=True)
     print(_report(parse_raw(raw.read_text()), args.top))
     return 0
