@@ -150,7 +150,7 @@ TEMPLATES = [
     "Heat the flat to 24 before I land from {0}.",
     "Find a flight from CDG to {0} next week.",
 ]
-PROMPTS = [t.format(s) for t, s in itertools.islice(itertools.product(TEMPLATES, SUBJECTS), 200)]
+PROMPTS = [t.format(s) for t, s in itertools.islice(itertools.product(TEMPLATES, SUBJECTS), 96)]
 
 
 def _validate_call(name: str, arguments: str) -> None:
@@ -161,7 +161,7 @@ def _validate_call(name: str, arguments: str) -> None:
 def test_required_tool_calls_always_validate(
     chat_server: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """200 varied prompts, 5 tool schemas, 16 requests at a time: every call validates."""
+    """96 varied prompts, 5 tool schemas, 16 requests at a time: every call validates."""
 
     async def one(client: openai.AsyncOpenAI, prompt: str, gate: asyncio.Semaphore) -> tuple:
         async with gate:
@@ -192,7 +192,9 @@ def test_required_tool_calls_always_validate(
             _validate_call(call.function.name, call.function.arguments)
             names[call.function.name] = names.get(call.function.name, 0) + 1
     with capsys.disabled():
-        print(f"\n[tools] 200/200 required calls valid; tools chosen: {names}")
+        print(
+            f"\n[tools] {len(results)}/{len(PROMPTS)} required calls valid; tools chosen: {names}"
+        )
 
 
 PERSON = {

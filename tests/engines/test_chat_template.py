@@ -1,6 +1,6 @@
 import pytest
 
-from inferstack.engines.chat_template import ChatTemplate
+from inferstack.engines.chat_template import EXAMPLE_INSTRUCTION, EXAMPLE_TURNS, ChatTemplate
 from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 
 CHATML = (
@@ -18,7 +18,11 @@ def test_fallback_transcript() -> None:
             {"role": "user", "content": [{"type": "text", "text": "And Italy?"}]},
         ]
     )
-    assert rendered.prompt == "Be brief.\n\nQ: Capital of France?\nA: Paris.\nQ: And Italy?\nA:"
+    examples = "\n".join(EXAMPLE_TURNS)
+    assert rendered.prompt == (
+        f"Be brief.\n\n{EXAMPLE_INSTRUCTION}\n\n{examples}\n"
+        "Q: Capital of France?\nA: Paris.\nQ: And Italy?\nA:"
+    )
     assert rendered.stop == ["\nQ:"]
     assert rendered.add_special
 
@@ -89,3 +93,23 @@ def test_images_are_refused_by_a_text_model() -> None:
             [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]
         )
     assert info.value.param == "messages.0.content"
+
+
+def test_fallback_tool_example_uses_realistic_values_from_its_question() -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+    prompt = ChatTemplate(None).render([{"role": "user", "content": "Paris?"}], tools=tools).prompt
+    assert "Q: Use get_weather for Lisbon." in prompt
+    assert 'A: {"name": "get_weather", "arguments": {"city": "Lisbon"}}' in prompt
+    assert '"city": ""' not in prompt

@@ -58,9 +58,10 @@ def _base_url(args: argparse.Namespace) -> tuple[str, str | None]:
 def run(args: argparse.Namespace) -> int:
     import openai
 
+    _quiet_libraries()
     base_url, api_key = _base_url(args)
     client = openai.OpenAI(base_url=base_url, api_key=api_key or "none")
-    model = args.model or client.models.list().data[0].id
+    model = args.model or _chat_model(client)
     history: list[dict[str, str]] = []
     if args.system:
         history.append({"role": "system", "content": args.system})
@@ -81,6 +82,28 @@ def run(args: argparse.Namespace) -> int:
         history.append({"role": "user", "content": line})
         answer = _stream_answer(client, model, history, args)
         history.append({"role": "assistant", "content": answer})
+
+
+def _chat_model(client) -> str:  # type: ignore[no-untyped-def]
+    """The first listed model that chats: models carry their ``capabilities`` in
+    ``/v1/models``; one that lists them without ``chat`` (an embedding model) is skipped."""
+    models = client.models.list().data
+    for model in models:
+        capabilities = getattr(model, "capabilities", None) or (model.model_extra or {}).get(
+            "capabilities"
+        )
+        if capabilities is None or "chat" in capabilities:
+            return str(model.id)
+    raise SystemExit("the server lists no model that chats; pass --model")
+
+
+def _quiet_libraries() -> None:
+    """HTTP client logs (httpx's INFO line per request) would land in the middle of the
+    conversation: the terminal UI shows only the chat."""
+    import logging
+
+    for name in ("httpx", "httpcore", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _stream_answer(

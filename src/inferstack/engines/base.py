@@ -148,6 +148,12 @@ class ModelInfo:
     dimensions: int | None = None
     """Embedding width, for embedding models."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    generation_defaults: dict[str, Any] = field(default_factory=dict)
+    """Sampling defaults for requests that omit them (``temperature``, ``top_p``, …), like a
+    model's generation config in vLLM."""
+    capabilities: list[str] = field(default_factory=list)
+    """What clients can ask of the model: ``chat``, ``completions``, ``tools``,
+    ``json_schema``, ``embeddings``; published in ``/v1/models``."""
 
 
 @dataclass(slots=True)
@@ -216,6 +222,14 @@ class Engine(abc.ABC):
     ) -> RenderedChat:
         """Render OpenAI-shaped messages into the model's prompt text."""
         raise UnsupportedFeatureError(f"model {self.info.id!r} does not chat", param="model")
+
+    def check_structured(self, spec: StructuredOutput) -> None:
+        """Raise a 400 (naming ``spec.param`` and the keyword) unless this engine can enforce
+        ``spec`` token by token. Engines that constrain output override this; serving asks it
+        before any work starts, so it never needs the engine's grammar code."""
+        raise UnsupportedFeatureError(
+            f"model {self.info.id!r} does not support structured output", param=spec.param
+        )
 
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
         raise UnsupportedFeatureError(f"model {self.info.id!r} has no tokenizer", param="model")

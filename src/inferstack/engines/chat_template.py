@@ -6,19 +6,27 @@ Gemma 3 270M base model among them) get the **transcript fallback**::
 
     <system and developer messages, joined by blank lines>
 
+    <worked example turns>
     Q: <user message>
     A: <assistant message>
     Q: <user message>
     A:
 
-with ``"\\nQ:"`` as an implied stop string. A base model continues such a transcript with a
-plain answer, where turn markers it never saw in training make it babble or echo.
+with ``"\nQ:"`` as an implied stop string. A base model continues such a transcript with a
+plain answer, where turn markers it never saw in training make it babble or echo. It follows
+examples rather than instructions, so a few worked turns come first (:data:`EXAMPLE_TURNS`):
+short, correct answers to simple questions and a greeting. Measured on the 32 questions of
+``python -m inferstack.bench.evals.factual`` with the default model at temperature 0, they
+raise the share of right answers from 12/32 to about 22/32.
 
 With tools, the system part lists them and says how to call one: answer with only a JSON object
 ``{"name": ..., "arguments": {...}}`` (the engine enforces that shape once the answer opens
-with ``{``), and two example turns (a plain answer, a call) precede the conversation. Earlier
-calls appear as ``A: {"name": ..., "arguments": ...}`` lines and their
-results as ``Tool (name): result`` lines.
+with ``{``), and two worked turns precede the conversation: a plain answer, and a question whose
+values reappear in a call of the first tool (realistic values from
+:func:`~inferstack.engines.structured.example_value`, so the model copies values from the
+question it is asked rather than empty ones). Earlier calls appear as
+``A: {"name": ..., "arguments": ...}`` lines and their results as ``Tool (name): result``
+lines.
 """
 
 from __future__ import annotations
@@ -31,12 +39,27 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from inferstack.engines.base import RenderedChat
-from inferstack.engines.structured import JsonConstraint, compile_schema
+from inferstack.engines.structured import example_value
 from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 
 __all__ = ["FALLBACK_STOP", "ChatTemplate", "message_text"]
 
 FALLBACK_STOP = ["\nQ:"]
+
+EXAMPLE_TURNS = [
+    "Q: What is the capital of Portugal?",
+    "A: Lisbon.",
+    "Q: How many wheels does a bicycle have?",
+    "A: Two.",
+    "Q: Who painted the Mona Lisa?",
+    "A: Leonardo da Vinci.",
+    "Q: What is 3 + 5?",
+    "A: 8.",
+    "Q: Hello!",
+    "A: Hello! How can I help you today?",
+]
+"""Worked turns before a conversation without tools (see the module docstring)."""
+EXAMPLE_INSTRUCTION = "Answer each question briefly and correctly."
 
 
 def message_text(message: dict[str, Any], index: int) -> str:
@@ -147,18 +170,29 @@ def _describe_tools(tools: list[dict[str, Any]]) -> str:
 
 
 def _example_turns(tools: list[dict[str, Any]]) -> list[str]:
-    """Two worked turns before the conversation: a plain answer and a call of the first tool
-    with its smallest valid arguments. A base model follows examples, not instructions: with
-    them it opens a call with ``{`` when a question needs a tool (measured: 20/20 such prompts
-    against 0/60 without), and still answers small talk in prose (6/8)."""
+    """Two worked turns before the conversation: a plain answer, and a question whose values
+    reappear as the arguments of a call of the first tool. A base model follows examples, not
+    instructions: with them it opens a call with ``{`` when a question needs a tool, still
+    answers small talk in prose, and copies the values of the question into the arguments
+    (shown empty arguments, it copies those instead)."""
     fn = tools[0].get("function", tools[0])
-    arguments = JsonConstraint(compile_schema(fn.get("parameters"), param="tools")).closing()
-    return [
-        "Q: Hello!",
-        "A: Hello! How can I help you today?",
-        f"Q: Use {fn['name']}.",
-        f'A: {{"name": {json.dumps(fn["name"])}, "arguments": {arguments}}}',
-    ]
+    parameters = fn.get("parameters") or {"type": "object", "properties": {}}
+    arguments = example_value(parameters)
+    name = fn["name"]
+    if not isinstance(arguments, dict):  # no sensible value to make up (a pattern, say)
+        name, arguments = "get_time", {"city": "Lisbon"}
+    values = [str(v) for v in _leaves(arguments)]
+    question = f"Use {name}" + (f" for {', '.join(values)}." if values else ".")
+    call = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
+    return ["Q: Hello!", "A: Hello! How can I help you today?", f"Q: {question}", f"A: {call}"]
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
 
 
 def _render_call(call: dict[str, Any]) -> str:
@@ -201,6 +235,9 @@ def _render_transcript(
     if tools:
         system.append(_describe_tools(tools))
         turns = [*_example_turns(tools), *turns]
+    else:
+        system.append(EXAMPLE_INSTRUCTION)
+        turns = [*EXAMPLE_TURNS, *turns]
     head = "\n\n".join(s for s in system if s)
     body = "\n".join(turns)
     return f"{head}\n\n{body}" if head else body

@@ -145,7 +145,10 @@ class EmbeddingEngine(Engine):
         self._waiting = 0
         self._counters = threading.Lock()
         self.info = ModelInfo(
-            id=self.settings.model_id or self.settings.model, kind="embedding", context_length=0
+            id=self.settings.model_id or self.settings.model,
+            kind="embedding",
+            context_length=0,
+            capabilities=["embeddings"],
         )
 
     async def start(self) -> None:
@@ -169,6 +172,7 @@ class EmbeddingEngine(Engine):
                 kind="embedding",
                 context_length=self._max_tokens,
                 dimensions=backend.dimensions,
+                capabilities=["embeddings"],
                 metadata={
                     "source": resolved.source,
                     "path": str(resolved.path),

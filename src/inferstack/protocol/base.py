@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Protocol
 
 from pydantic import (
@@ -163,25 +163,42 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
+OPENAI_SAMPLING_DEFAULTS: dict[str, Any] = {
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "top_k": 0,
+    "min_p": 0.0,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "repetition_penalty": 1.0,
+}
+
+
 def sampling_options(
-    request: _SamplingFields, max_tokens: int | None, *, logprobs: int | None = None
+    request: _SamplingFields,
+    max_tokens: int | None,
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    logprobs: int | None = None,
 ) -> dict[str, Any]:
-    """The engine's sampling parameters for ``request``, with OpenAI's defaults filled in.
+    """The engine's sampling parameters for ``request``; what it omits comes from ``defaults``
+    (a model's own generation defaults), then from OpenAI's.
 
     The keys are exactly the fields of ``inferstack.engines.base.SamplingParams`` that a request
     sets; ``top_k`` of -1 (vLLM's "disabled") becomes 0, the engine's "disabled". ``logprobs``
     is the number of alternatives to report per token (``None``: no log probabilities).
     """
     stop = request.stop
+    base = {**OPENAI_SAMPLING_DEFAULTS, **(defaults or {})}
     return {
         "max_tokens": max_tokens,
-        "temperature": float(_or(request.temperature, 1.0)),
-        "top_p": float(_or(request.top_p, 1.0)),
-        "top_k": max(0, _or(request.top_k, 0)),
-        "min_p": float(_or(request.min_p, 0.0)),
-        "presence_penalty": float(_or(request.presence_penalty, 0.0)),
-        "frequency_penalty": float(_or(request.frequency_penalty, 0.0)),
-        "repetition_penalty": float(_or(request.repetition_penalty, 1.0)),
+        "temperature": float(_or(request.temperature, base["temperature"])),
+        "top_p": float(_or(request.top_p, base["top_p"])),
+        "top_k": max(0, _or(request.top_k, base["top_k"])),
+        "min_p": float(_or(request.min_p, base["min_p"])),
+        "presence_penalty": float(_or(request.presence_penalty, base["presence_penalty"])),
+        "frequency_penalty": float(_or(request.frequency_penalty, base["frequency_penalty"])),
+        "repetition_penalty": float(_or(request.repetition_penalty, base["repetition_penalty"])),
         "seed": request.seed,
         "logit_bias": {int(k): float(v) for k, v in (request.logit_bias or {}).items()},
         "stop": [stop] if isinstance(stop, str) else list(stop or []),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -166,10 +167,10 @@ class ChatCompletionRequest(OpenAIModel):
             return self.max_completion_tokens
         return self.max_tokens
 
-    def sampling_options(self) -> dict[str, Any]:
+    def sampling_options(self, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Keyword arguments for the engine's ``SamplingParams``."""
         logprobs = (self.top_logprobs or 0) if self.logprobs else None
-        return sampling_options(self, self.effective_max_tokens, logprobs=logprobs)
+        return sampling_options(self, self.effective_max_tokens, defaults, logprobs=logprobs)
 
     def message_dicts(self) -> list[dict[str, Any]]:
         """The messages as plain dicts (``None`` fields dropped), as chat templates take them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -101,9 +102,9 @@ class CompletionRequest(OpenAIModel):
             return [token for token in prompt if isinstance(token, int)]
         return first
 
-    def sampling_options(self) -> dict[str, Any]:
+    def sampling_options(self, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Keyword arguments for the engine's ``SamplingParams``."""
-        return sampling_options(self, self.max_tokens, logprobs=self.logprobs)
+        return sampling_options(self, self.max_tokens, defaults, logprobs=self.logprobs)
 
 
 class CompletionChoice(ResponseModel):

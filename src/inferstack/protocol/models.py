@@ -16,6 +16,10 @@ class Model(ResponseModel):
     object: Literal["model"] = "model"
     created: int = Field(default_factory=now)
     owned_by: str = "inferstack"
+    # -- inferstack extensions --
+    capabilities: list[str] | None = None
+    """What the model does: ``chat``, ``completions``, ``tools``, ``json_schema``,
+    ``embeddings`` — so a client can pick a model that chats."""
 
 
 class ModelList(ResponseModel):

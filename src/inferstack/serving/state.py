@@ -63,7 +63,15 @@ class ServerState:
         )
 
     def model_list(self) -> ModelList:
-        owner = self.engine.info.owned_by
+        info = self.engine.info
         return ModelList(
-            data=[Model(id=i, created=self.created, owned_by=owner) for i in self.service.model_ids]
+            data=[
+                Model(
+                    id=i,
+                    created=self.created,
+                    owned_by=info.owned_by,
+                    capabilities=list(info.capabilities) or None,
+                )
+                for i in self.service.model_ids
+            ]
         )

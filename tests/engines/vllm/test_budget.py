@@ -59,7 +59,7 @@ def test_a_finished_value_passes_unchanged() -> None:
 
 def test_smallest_value_sets_the_least_budget() -> None:
     tracker = JsonBudget(SCHEMA, budget=100, count_tokens=utf8_tokens)
-    assert tracker.smallest_value_tokens() == len('{"note":"","n":0}')
+    assert tracker.smallest_value_tokens() == len('{"note": "", "n": 0}')
 
 
 def test_output_outside_the_mirror_passes_through() -> None:

@@ -69,5 +69,7 @@ def test_strict_json_and_lazy_grammar() -> None:
 
 def test_unsupported_schema_is_the_same_400_as_llamacpp() -> None:
     with pytest.raises(UnsupportedFeatureError) as info:
-        structured_kwargs(StructuredOutput({"type": "string", "pattern": "^a$"}, param="p.schema"))
+        structured_kwargs(
+            StructuredOutput({"type": "array", "uniqueItems": True}, param="p.schema")
+        )
     assert info.value.param == "p.schema"

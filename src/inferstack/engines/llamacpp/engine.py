@@ -15,14 +15,15 @@ from inferstack.engines.base import (
     ModelInfo,
     RenderedChat,
     SamplingParams,
+    StructuredOutput,
 )
 from inferstack.engines.chat_template import ChatTemplate
 from inferstack.engines.llamacpp.model import LlamaModel
 from inferstack.engines.llamacpp.sampling import build_sampler
 from inferstack.engines.llamacpp.scheduler import Outbox, Scheduler, Sequence
 from inferstack.engines.llamacpp.settings import LlamaCppSettings
-from inferstack.engines.llamacpp.structured import StructuredState, TokenTexts
-from inferstack.engines.structured import JsonConstraint, compile_schema
+from inferstack.engines.llamacpp.structured import GrammarVocab, StructuredState
+from inferstack.engines.structured import GrammarLimits
 from inferstack.errors import ContextLengthError, InvalidRequestError, ServiceUnavailableError
 
 __all__ = ["LlamaCppEngine"]
@@ -35,10 +36,15 @@ class LlamaCppEngine(Engine):
 
     def __init__(self, settings: LlamaCppSettings) -> None:
         self.settings = settings
-        self.info = ModelInfo(id=settings.model_id, kind="chat", context_length=settings.ctx_size)
+        self.info = ModelInfo(
+            id=settings.model_id,
+            kind="chat",
+            context_length=settings.ctx_size,
+            capabilities=["chat", "completions", "tools", "json_schema"],
+        )
         self.max_concurrency = settings.parallel
         self._model: LlamaModel | None = None
-        self._texts: TokenTexts | None = None
+        self._grammar: GrammarVocab | None = None
         self._scheduler: Scheduler | None = None
         self._template: ChatTemplate | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -47,18 +53,26 @@ class LlamaCppEngine(Engine):
         self._loop = asyncio.get_running_loop()
         model = await asyncio.to_thread(LlamaModel, self.settings)
         self._model = model
-        self._texts = TokenTexts(model)
-        await asyncio.to_thread(self._texts.singles)  # once, before structured requests need it
+        self._grammar = await asyncio.to_thread(
+            GrammarVocab,
+            model,
+            cache_bytes=self.settings.grammar_cache_bytes,
+            limits=GrammarLimits(),
+        )
         self._template = ChatTemplate(
             model.chat_template(), bos_token=model.bos_token, eos_token=model.eos_token
         )
+        self.info.generation_defaults = _generation_defaults(model, self._template.is_fallback)
         self.info.metadata = {
             "n_ctx_train": model.n_ctx_train,
             "n_vocab": model.n_vocab,
             "chat_template": "gguf" if not self._template.is_fallback else "fallback-transcript",
         }
         self._scheduler = Scheduler(
-            model, batch_size=self.settings.batch_size, publish=self._publish
+            model,
+            batch_size=self.settings.batch_size,
+            publish=self._publish,
+            grammar=self._grammar,
         )
         self._scheduler.start()
         log.info(
@@ -187,27 +201,30 @@ class LlamaCppEngine(Engine):
             deliver=lambda _item: None,
         )
 
+    def check_structured(self, spec: StructuredOutput) -> None:
+        """Compile ``spec``'s schema with llguidance (cached): a 400 names what it can't do."""
+        if self._grammar is None:
+            raise ServiceUnavailableError("the model is not loaded yet")
+        self._grammar.compiler.compile(spec.schema, param=spec.param, lazy=spec.lazy)
+
     def _structured(self, params: SamplingParams, room: int) -> StructuredState | None:
         """Compile the request's schema (a 400 names what it can't support) and check that the
         output budget can hold at least the smallest valid value."""
         spec = params.structured
         if spec is None:
             return None
-        assert self._texts is not None
-        constraint = JsonConstraint(compile_schema(spec.schema, param=spec.param))
-        state = StructuredState(
-            constraint,
-            lazy=spec.lazy,
-            temperature=params.temperature,
-            seed=params.seed if params.seed is not None else self.settings.seed,
-            texts=self._texts,
-        )
+        vocab = self._grammar
+        assert vocab is not None
+        grammar = vocab.compiler.compile(spec.schema, param=spec.param, lazy=spec.lazy)
+        state = StructuredState(vocab, vocab.matcher(grammar), lazy=spec.lazy)
         budget = params.max_tokens or room
-        if not spec.lazy and state.closing_tokens(constraint) > budget:
-            raise InvalidRequestError(
-                f"max_tokens ({budget}) is too small for the smallest value the schema allows",
-                param="max_tokens",
-            )
+        if not spec.lazy:
+            smallest = state.minimal_closing()
+            if smallest is not None and vocab.closing_tokens(smallest, budget) > budget:
+                raise InvalidRequestError(
+                    f"max_tokens ({budget}) is too small for the smallest value the schema allows",
+                    param="max_tokens",
+                )
         return state
 
     def _publish(self, outbox: Outbox) -> None:
@@ -219,6 +236,33 @@ class LlamaCppEngine(Engine):
 def _dispatch(outbox: Outbox) -> None:
     for seq, item in outbox:
         seq.deliver(item)
+
+
+_GGUF_SAMPLING = {
+    "general.sampling.temp": ("temperature", float),
+    "general.sampling.top_p": ("top_p", float),
+    "general.sampling.top_k": ("top_k", int),
+    "general.sampling.min_p": ("min_p", float),
+    "general.sampling.penalty_repeat": ("repetition_penalty", float),
+}
+
+
+def _generation_defaults(model: LlamaModel, fallback: bool) -> dict[str, Any]:
+    """Sampling defaults for requests that omit them: the GGUF's own ``general.sampling.*``
+    values when it has them; otherwise, for a model without a chat template (a base model
+    read through the transcript fallback), greedy decoding — its sampled answers wander
+    (measured with ``python -m inferstack.bench.evals.factual``)."""
+    defaults: dict[str, Any] = {}
+    for key, (name, kind) in _GGUF_SAMPLING.items():
+        raw = model.metadata(key)
+        if raw is not None:
+            try:
+                defaults[name] = kind(float(raw))
+            except ValueError:
+                log.warning("ignoring GGUF %s=%r", key, raw)
+    if fallback and "temperature" not in defaults:
+        defaults["temperature"] = 0.0
+    return defaults
 
 
 def _plain_greedy(params: SamplingParams) -> bool:

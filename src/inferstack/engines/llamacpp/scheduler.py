@@ -44,8 +44,13 @@ from inferstack.engines.llamacpp.sampling import (
     token_logprob,
 )
 from inferstack.engines.llamacpp.slots import Slot, SlotTable
-from inferstack.engines.llamacpp.structured import StructuredState
-from inferstack.errors import EngineError, ServiceUnavailableError
+from inferstack.engines.llamacpp.structured import (
+    GrammarVocab,
+    StructuredState,
+    apply_mask,
+    fill_masks,
+)
+from inferstack.errors import EngineError, InvalidRequestError, ServiceUnavailableError
 
 __all__ = ["Scheduler", "Sequence"]
 
@@ -75,8 +80,6 @@ class Sequence:
     structured: StructuredState | None = None
     plain_greedy: bool = False
     """Greedy with no logit bias and no penalties: the argmax of the logits is the token."""
-    held: str = ""
-    """Leading whitespace held back while a lazy structured output is undecided."""
     text: TextStream = field(default_factory=TextStream)
     matcher: StopMatcher = field(init=False)
     timings: Timings = field(default_factory=lambda: Timings(time.time_ns()))
@@ -97,7 +100,12 @@ class Scheduler:
     """Runs sequences on one :class:`LlamaModel` from a dedicated thread."""
 
     def __init__(
-        self, model: LlamaModel, *, batch_size: int, publish: Callable[[Outbox], None]
+        self,
+        model: LlamaModel,
+        *,
+        batch_size: int,
+        publish: Callable[[Outbox], None],
+        grammar: GrammarVocab | None = None,
     ) -> None:
         if batch_size < model.settings.parallel:
             # Every running sequence puts one token in each step's batch.
@@ -105,6 +113,10 @@ class Scheduler:
                 f"batch_size ({batch_size}) must be at least parallel ({model.settings.parallel})"
             )
         self.model = model
+        self.grammar = grammar
+        self._masks = np.zeros(
+            (model.settings.parallel, grammar.words if grammar else 1), dtype=np.int32
+        )
         self.batch_size = batch_size
         self.publish = publish
         # A chunk never exceeds one step's token budget.
@@ -291,6 +303,7 @@ class Scheduler:
             assert seq.slot is not None
             self.slots.prefilled(seq.slot, seq.n_past, seq.prompt[seq.n_past : seq.n_past + take])
             seq.n_past += take
+        outputs = self._constrain(outputs, outbox)
         tokens = self._sample(outputs)
         sampled_ns = time.time_ns()
         for (seq, index), token in zip(outputs, tokens, strict=True):
@@ -367,43 +380,80 @@ class Scheduler:
             found = self._candidates.value = Candidates(self.model.n_vocab)
         return found
 
+    def _constrain(
+        self, outputs: list[tuple[Sequence, int]], outbox: Outbox
+    ) -> list[tuple[Sequence, int]]:
+        """Mask the logits of every structured sequence to what its grammar allows; a
+        sequence whose grammar gave up (its work limits hit) ends with an error, alone."""
+        constrained = [(seq, index) for seq, index in outputs if seq.structured is not None]
+        if not constrained:
+            return outputs
+        assert self.grammar is not None
+        states = [seq.structured for seq, _ in constrained]
+        masks = self._masks[: len(states)]
+        fill_masks(self.grammar, states, masks)  # type: ignore[arg-type]
+        failed: set[int] = set()
+        for i, (seq, index) in enumerate(constrained):
+            st = seq.structured
+            assert st is not None
+            if st.matcher.is_error():
+                failed.add(id(seq))
+                error = InvalidRequestError(
+                    f"the output schema is too complex to enforce: {st.matcher.get_error()}",
+                    param="response_format",
+                    code="schema_too_complex",
+                )
+                self._finish(seq, None, outbox, error=error)
+                continue
+            apply_mask(self.model.ctx, index, self.model.n_vocab, st.allowed(masks[i]))
+        return [(seq, index) for seq, index in outputs if id(seq) not in failed]
+
     def _on_structured(self, seq: Sequence, index: int, token: int, outbox: Outbox) -> None:
         st = seq.structured
         assert st is not None
         eog = self.model.is_eog(token)
         if not st.active:
-            text = "" if eog else st.texts.text(token) or ""
-            opens_json = None if eog else st.decide_lazy(seq.held + text)
-            if opens_json is None and not eog:
-                seq.held += text
-                seq.generated += 1
-                seq.pending = token
-                return
-            if not opens_json:
-                # Prose, not a tool call: the rest is unconstrained.
-                seq.structured = None
-                seq.held = ""
+            if eog or st.opens_prose(token):
+                seq.structured = None  # prose, not a call: the rest is unconstrained
                 self._on_token(seq, token, outbox)
                 return
+            if st.leading(token):
+                # Undecided: whitespace before a call or an answer is held back, and counts.
+                seq.generated += 1
+                if seq.generated >= seq.max_new:
+                    self._finish(seq, "length", outbox)
+                else:
+                    seq.pending = token
+                return
             st.active = True
-        choice = st.choose(self.model.ctx, index, token, seq.max_new - seq.generated)
-        if choice.token is None:  # the budget is spent: close the JSON and stop
-            seq.generated += st.closing_tokens(st.constraint)
-            self._finish(seq, "length", outbox, text=choice.text)
+        room_after = seq.max_new - seq.generated - 1
+        if eog:
+            seq.generated += 1
+            self._finish(seq, "stop", outbox, text=seq.text.flush())
+            return
+        if not st.take(token, room_after):
+            # The budget would not hold the closing after this token: close now.
+            closing = st.closing_text()
+            tail = seq.text.flush() + closing.decode("utf-8", errors="replace")
+            seq.generated += self.grammar.closing_tokens(closing) if self.grammar else 0
+            self._finish(seq, "length", outbox, text=tail)
             return
         seq.generated += 1
-        if self.model.is_eog(choice.token):
-            self._finish(seq, "stop", outbox)
-            return
-        st.constraint.feed(choice.text)
-        if st.constraint.finished:
-            self._finish(seq, "length" if st.truncated else "stop", outbox, text=choice.text)
-        elif seq.generated >= seq.max_new:
-            closing = st.constraint.closing()
-            self._finish(seq, "length", outbox, text=choice.text + closing)
+        if seq.entry is not None:
+            seq.logprobs.append(seq.entry)
+            seq.entry = None
+        text = seq.text.feed(self.model.token_piece(token))
+        if st.finished:
+            self._finish(seq, "stop", outbox, text=text + seq.text.flush())
+        elif room_after <= 0:
+            closing = st.closing_text()
+            seq.generated += self.grammar.closing_tokens(closing) if self.grammar else 0
+            tail = text + seq.text.flush() + closing.decode("utf-8", errors="replace")
+            self._finish(seq, "length", outbox, text=tail)
         else:
-            seq.pending = choice.token
-            outbox.append((seq, Delta(text=choice.text, token_ids=[choice.token])))
+            seq.pending = token
+            outbox.append((seq, Delta(text=text, token_ids=[token], logprobs=seq.logprobs)))
+            seq.logprobs = []
 
     def _on_token(self, seq: Sequence, token: int, outbox: Outbox) -> None:
         seq.generated += 1

@@ -64,6 +64,13 @@ class LlamaCppSettings(Settings):
     seed: int | None = Field(
         None, description="Default sampling seed for requests that set none; random if unset."
     )
+    grammar_cache_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description=(
+            "Compiled structured-output grammars kept for reuse, bounded by their total size."
+        ),
+    )
 
     @model_validator(mode="after")
     def _batch_holds_every_sequence(self) -> Self:

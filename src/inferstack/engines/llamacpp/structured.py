@@ -1,163 +1,227 @@
-"""Constrained decoding on llama.cpp: every token of a structured sequence keeps the output a
-valid prefix of schema-valid JSON, and the output budget always leaves room to close it.
+"""Constrained decoding on llama.cpp with llguidance token masks.
 
-The sampler chain proposes a token as usual; when the :class:`JsonConstraint` refuses it, the
-next candidates come from the top of the logits, then the first token of the shortest valid
-continuation, then the single-character tokens (which can always continue JSON).
+Every step, each structured sequence's matcher fills a bitmask over the vocabulary (in
+parallel, with the GIL released, on the scheduler thread, before sampling); disallowed logits
+become ``-inf``, so the sampler chain draws from the model's own distribution restricted to
+the grammar — never the shortest continuation.
 
-A token is taken only if the text closing the JSON after it still fits the remaining budget;
-when nothing fits, the sequence ends with the closing text. Either way, once the budget rather
-than the model ended the value, ``finish_reason`` is ``"length"``. So the output parses and
-validates even when ``max_tokens`` runs out mid-string.
+Budget-safe closing: the sequence always keeps room to finish its JSON. When the tokens left
+come close to the length of the shortest closing text (:class:`ClosingSearch`), a token is kept
+only if the closing after it still fits; otherwise the sequence ends with the closing text of
+the state before it and ``finish_reason`` ``"length"``. So the output parses and validates even
+when ``max_tokens`` cuts it.
+
+Lazy mode (``tool_choice: "auto"``): the grammar is the call after up to eight characters of
+leading whitespace (so `` {"`` opens a call, as a model naturally writes it after ``A:``). Until
+the first non-whitespace token the sequence may open a call (a token the grammar allows), start
+prose (a token whose text does not open with ``{`` or ``[``, or the end of generation) or emit
+leading whitespace, which is held back and counts against ``max_tokens``.
 """
 
 from __future__ import annotations
 
-import math
-import random
-from dataclasses import dataclass
+import ctypes
+import logging
+from dataclasses import dataclass, field
 
 import llama_cpp as ll
+import llguidance
 import numpy as np
 
 from inferstack.engines.llamacpp.model import LlamaModel
-from inferstack.engines.structured import JsonConstraint
+from inferstack.engines.structured import (
+    ByteTokens,
+    ClosingSearch,
+    CompiledGrammar,
+    GrammarCompiler,
+    GrammarLimits,
+    JsonScan,
+)
 
-__all__ = ["Choice", "StructuredState", "TokenTexts"]
+__all__ = ["GrammarVocab", "StructuredState", "apply_mask", "fill_masks"]
 
-TOP_K = 128
-"""Logit-ranked candidates tried when the proposed token breaks the constraint."""
+log = logging.getLogger(__name__)
+
+CLOSING_MARGIN = 96
+"""Bytes of slack past the last known closing length below which every token is checked."""
 
 
-class TokenTexts:
-    """Token id → its text, for tokens that are whole UTF-8 text (cached; model-wide)."""
+class GrammarVocab:
+    """What constrained decoding needs of one model, built once at start (~2 s for 262k
+    tokens): llguidance's view of the vocabulary, the schema compiler, byte tokens for closing
+    searches, the token classes of lazy mode and the executor that fills masks in parallel."""
 
-    def __init__(self, model: LlamaModel) -> None:
+    def __init__(self, model: LlamaModel, *, cache_bytes: int, limits: GrammarLimits) -> None:
         self.model = model
-        self._cache: dict[int, str | None] = {}
-        self._singles: np.ndarray | None = None
+        self.n_vocab = model.n_vocab
+        self.tokenizer = _lltokenizer(model)
+        self.limits = limits
+        self.compiler = GrammarCompiler(self.tokenizer, limits=limits, cache_bytes=cache_bytes)
+        self.bytes = ByteTokens(lambda b: self.tokenizer.tokenize_bytes(b))
+        self.executor = llguidance.LLExecutor(num_threads=max(1, model.settings.threads))
+        self.words = (self.n_vocab + 31) // 32
+        whitespace = np.zeros(self.n_vocab, dtype=bool)
+        prose = np.zeros(self.n_vocab, dtype=bool)
+        for token in range(self.n_vocab):
+            if model.is_eog(token):
+                prose[token] = True  # ending at once is an (empty) answer
+                continue
+            piece = model.token_piece(token)
+            stripped = piece.lstrip()
+            if piece and not stripped:
+                whitespace[token] = True
+            elif stripped and stripped[:1] not in (b"{", b"["):
+                prose[token] = True
+        self.whitespace = whitespace
+        self.prose = prose
 
-    def text(self, token: int) -> str | None:
-        """The token's text; ``None`` for end-of-generation, control and partial-UTF-8 tokens."""
-        try:
-            return self._cache[token]
-        except KeyError:
-            pass
-        text: str | None = None
-        if not self.model.is_eog(token):
-            try:
-                text = self.model.token_piece(token).decode("utf-8") or None
-            except UnicodeDecodeError:
-                text = None
-        self._cache[token] = text
-        return text
+    def matcher(self, grammar: CompiledGrammar) -> llguidance.LLMatcher:
+        return llguidance.LLMatcher(
+            self.tokenizer, grammar.grammar, log_level=0, limits=self.limits.parser_limits()
+        )
 
-    def singles(self) -> np.ndarray:
-        """Tokens that are one character: the last resort, since they can continue any JSON."""
-        if self._singles is None:
-            self._singles = np.array(
-                [t for t in range(self.model.n_vocab) if len(self.text(t) or "") == 1]
-            )
-        return self._singles
+    def closing_tokens(self, text: bytes, room: int | None = None) -> int:
+        """Tokens of ``text``; every token covers at least one byte, so when the bytes already
+        fit ``room`` no tokenizing is needed."""
+        if room is not None and len(text) <= room:
+            return len(text)
+        decoded = text.decode("utf-8", errors="replace")
+        return len(self.model.tokenize(decoded, add_special=False, parse_special=False))
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """The structured sampler's decision: a token and its text, or (token ``None``) the
-    closing text that ends the sequence because the budget is spent."""
-
-    token: int | None
-    text: str
-
-
+@dataclass(eq=False)
 class StructuredState:
-    """The constraint of one sequence plus what choosing its tokens needs."""
+    """The constraint of one sequence."""
 
-    def __init__(
-        self,
-        constraint: JsonConstraint,
-        *,
-        lazy: bool,
-        temperature: float,
-        seed: int | None,
-        texts: TokenTexts,
-    ) -> None:
-        self.constraint = constraint
-        self.lazy = lazy
-        """Undecided yet whether this output is JSON (it is once it opens with ``{``)."""
-        self.active = not lazy
-        self.truncated = False
-        """The budget, not the model, ended the value: the finish reason is ``length``."""
-        self.temperature = temperature
-        self.rng = random.Random(seed)
-        self.texts = texts
+    vocab: GrammarVocab
+    matcher: llguidance.LLMatcher
+    lazy: bool
+    active: bool = field(init=False)
+    """Whether the grammar applies (false while a lazy output is undecided)."""
+    closing: bytes | None = b""
+    """Shortest closing text of the committed state, when known (``None``: none found)."""
+    closing_stale: bool = True
+    search: ClosingSearch = field(init=False)
+    scan: JsonScan = field(default_factory=JsonScan)
+    """Lexical position of the output so far (for closing searches)."""
 
-    def closing_tokens(self, constraint: JsonConstraint, room: int | None = None) -> int:
-        """Tokens of the text that would close ``constraint`` now. Every token covers at
-        least one byte, so when the bytes already fit ``room`` no tokenizing is needed."""
-        closing = constraint.closing()
-        size = len(closing.encode())
-        if room is not None and size <= room:
-            return size
-        return len(self.texts.model.tokenize(closing, add_special=False, parse_special=False))
+    def __post_init__(self) -> None:
+        self.active = not self.lazy
+        self.search = ClosingSearch(self.vocab.bytes)
+        if self.matcher.is_error():
+            raise RuntimeError(self.matcher.get_error())
 
-    def decide_lazy(self, text: str) -> bool | None:
-        """In lazy mode: True when ``text`` opens JSON (``{`` or ``[``), False when it opens
-        prose, None while only whitespace has come."""
-        stripped = text.lstrip()
-        if not stripped:
-            return None
-        return stripped[0] in "{["
+    # -- masks -------------------------------------------------------------------------------
 
-    def choose(self, ctx: ll.llama_context_p, index: int, proposed: int, room: int) -> Choice:
-        """Pick the next token given the chain's ``proposed`` one and ``room`` tokens left."""
-        c = self.constraint
-        text = self.texts.text(proposed)
-        if self.texts.model.is_eog(proposed) and c.complete:
-            return Choice(proposed, "")
-        if text is not None and c.can_feed(text):
-            if self._fits(text, room):
-                return Choice(proposed, text)
-            self.truncated = True  # the model wanted to go on; the budget closes the JSON
-        logits = np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), shape=(self.n_vocab,))
-        top = np.argpartition(logits, -TOP_K)[-TOP_K:]
-        ranked = [int(t) for t in top[np.argsort(logits[top])[::-1]]]
-        found = self._pick(ranked, logits, room)
-        if found is None:
-            # The model wants nothing the schema allows here (a const name, a closing brace):
-            # take the first token of the shortest valid continuation, often a whole word.
-            hint = self.texts.model.tokenize(c.closing(), add_special=False, parse_special=False)
-            found = self._pick(hint[:1], logits, room)
-        if found is None:
-            singles = self.texts.singles()
-            found = self._pick(singles[np.argsort(logits[singles])[::-1]].tolist(), logits, room)
-        if found is None:
-            return Choice(None, c.closing())
-        return found
+    def allowed(self, bits: np.ndarray) -> np.ndarray:
+        """Boolean mask of allowed tokens from this sequence's bitmask row."""
+        allowed = np.unpackbits(bits.view(np.uint8), bitorder="little")[: self.vocab.n_vocab]
+        allowed = allowed.astype(bool)
+        if not self.active:
+            allowed |= self.vocab.prose
+        return allowed
+
+    def opens_prose(self, token: int) -> bool:
+        """Undecided lazy output: ``token`` starts an answer in prose."""
+        return bool(self.vocab.prose[token]) and self.matcher.validate_tokens([token]) != 1
+
+    def leading(self, token: int) -> bool:
+        """Undecided lazy output: consume ``token`` if it is leading whitespace (True); other
+        tokens open the call and are taken by :meth:`take`."""
+        if not self.vocab.whitespace[token]:
+            return False
+        if not self.matcher.consume_token(token):
+            raise RuntimeError(f"the grammar refused a masked token: {self.matcher.get_error()}")
+        self.closing_stale = True
+        return True
+
+    # -- after sampling ----------------------------------------------------------------------
+
+    def minimal_closing(self) -> bytes | None:
+        """The shortest complete value (the closing of the empty output)."""
+        self.closing = self.search.closing(self.matcher, self.scan)
+        self.closing_stale = False
+        return self.closing
+
+    def take(self, token: int, room_after: int) -> bool:
+        """Consume ``token`` if the output can still be closed within ``room_after`` tokens
+        after it; otherwise leave the state as it was and return False."""
+        if not self.matcher.consume_token(token):
+            raise RuntimeError(f"the grammar refused a masked token: {self.matcher.get_error()}")
+        before = self.scan.copy()
+        self.scan.feed(self.vocab.model.token_piece(token))
+        known = self.closing
+        if known is not None and not self.closing_stale:
+            far = room_after > len(known) + CLOSING_MARGIN
+        else:
+            far = room_after > CLOSING_MARGIN * 4
+        if far:
+            self.closing_stale = True
+            return True
+        after = self.search.closing(self.matcher, self.scan)
+        if after is None:
+            # No short closing exists (or the search ran out of fuel): no guarantee to keep.
+            self.closing, self.closing_stale = None, False
+            return True
+        if self.vocab.closing_tokens(after, room_after) <= room_after:
+            self.closing, self.closing_stale = after, False
+            return True
+        self.matcher.rollback(1)
+        self.scan = before
+        return False
+
+    def closing_text(self) -> bytes:
+        """The closing of the committed state (searched again if stale)."""
+        if self.closing_stale:
+            self.closing = self.search.closing(self.matcher, self.scan)
+            self.closing_stale = False
+        return self.closing or b""
 
     @property
-    def n_vocab(self) -> int:
-        return self.texts.model.n_vocab
+    def finished(self) -> bool:
+        return self.matcher.is_stopped()
 
-    def _fits(self, text: str, room: int) -> bool:
-        c = self.constraint
-        if not c.can_feed(text):
-            return False
-        after = c.copy()
-        after.feed(text)
-        return 1 + self.closing_tokens(after, room - 1) <= room
+    @property
+    def accepting(self) -> bool:
+        return self.matcher.is_accepting()
 
-    def _pick(self, candidates: list[int], logits: np.ndarray, room: int) -> Choice | None:
-        valid: list[tuple[int, str]] = []
-        for token in candidates:
-            text = self.texts.text(token)
-            if text is not None and self._fits(text, room):
-                if self.temperature <= 0:
-                    return Choice(token, text)
-                valid.append((token, text))
-        if not valid:
-            return None
-        peak = max(float(logits[t]) for t, _ in valid)
-        weights = [math.exp((float(logits[t]) - peak) / self.temperature) for t, _ in valid]
-        token, text = self.rng.choices(valid, weights=weights)[0]
-        return Choice(token, text)
+
+def _lltokenizer(model: LlamaModel) -> llguidance.LLTokenizer:
+    """llguidance's view of the model's vocabulary: every token's bytes, control tokens marked
+    with a leading 0xFF (so grammars never emit them), and llama.cpp's own tokenizer for
+    tokenizing forced text."""
+    vocab = model.vocab
+    control = ll.LLAMA_TOKEN_ATTR_CONTROL
+    user = ll.LLAMA_TOKEN_ATTR_USER_DEFINED
+    buffer = ctypes.create_string_buffer(16 * 1024)
+    tokens: list[bytes] = []
+    for token in range(model.n_vocab):
+        n = ll.llama_token_to_piece(vocab, token, buffer, len(buffer) - 1, 0, True)
+        if n < 0:
+            raise RuntimeError(f"token {token} does not fit a {len(buffer)}-byte buffer")
+        piece = buffer.raw[:n]
+        attr = ll.llama_vocab_get_attr(vocab, token)
+        if attr & control or (attr & user and piece.startswith(b"<") and piece.endswith(b">")):
+            piece = b"\xff" + piece
+        tokens.append(piece)
+    tokenize = ctypes.cast(ll.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
+    return llguidance.LLTokenizer.from_llamacpp(  # type: ignore[attr-defined]
+        tokens=tokens,
+        vocab_ptr=vocab,
+        tokenize_fptr=tokenize,
+        eos_token=ll.llama_vocab_eos(vocab),
+        slices=None,
+    )
+
+
+def fill_masks(vocab: GrammarVocab, states: list[StructuredState], out: np.ndarray) -> None:
+    """Fill ``out[i]`` with the token bitmask of ``states[i]``, in parallel."""
+    pairs = [(st.matcher, i) for i, st in enumerate(states)]
+    vocab.executor.unsafe_compute_mask_ptr(pairs, out.ctypes.data, vocab.words * 4, out.shape[0])
+
+
+def apply_mask(ctx: ll.llama_context_p, index: int, n_vocab: int, allowed: np.ndarray) -> None:
+    """Set the disallowed logits of output ``index`` to ``-inf``, in the context's buffer (the
+    scheduler thread owns the context; the sampler reads these logits next)."""
+    logits = np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), shape=(n_vocab,))
+    logits[~allowed] = -np.inf

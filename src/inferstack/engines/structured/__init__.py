@@ -1,13 +1,28 @@
-"""Structured output: JSON-schema constraints for constrained decoding, in pure Python.
-
-:func:`compile_schema` turns a JSON schema (or None for any JSON object) into nodes;
-:class:`JsonConstraint` walks them one candidate text at a time; :func:`tool_call_schema` builds
-the schema of a tool call from OpenAI ``tools``.
+"""Structured output on llguidance: JSON Schema → grammar (:mod:`.compiler`), the shortest
+closing text for budget-safe ends (:mod:`.closing`), and realistic example values for prompts
+(:mod:`.examples`). Engine-specific matching (token masks on a model's vocabulary) lives with
+each engine.
 """
 
-from inferstack.engines.structured.automaton import JsonConstraint
-from inferstack.engines.structured.nodes import Node
-from inferstack.engines.structured.schema import compile_schema
-from inferstack.engines.structured.tools import parse_tool_calls, tool_call_schema
+from inferstack.engines.structured.closing import ByteTokens, ClosingSearch, JsonScan
+from inferstack.engines.structured.compiler import (
+    ANY_JSON_OBJECT,
+    CompiledGrammar,
+    GrammarCompiler,
+    GrammarLimits,
+)
+from inferstack.engines.structured.examples import example_value
+from inferstack.engines.structured.text import TextConstraint, byte_compiler
 
-__all__ = ["JsonConstraint", "Node", "compile_schema", "parse_tool_calls", "tool_call_schema"]
+__all__ = [
+    "ANY_JSON_OBJECT",
+    "ByteTokens",
+    "ClosingSearch",
+    "CompiledGrammar",
+    "GrammarCompiler",
+    "GrammarLimits",
+    "JsonScan",
+    "TextConstraint",
+    "byte_compiler",
+    "example_value",
+]

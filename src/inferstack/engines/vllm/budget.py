@@ -1,7 +1,8 @@
 """Budget-safe structured output on vLLM: the JSON still validates when ``max_tokens`` cuts it.
 
 vLLM's grammar keeps every token a valid prefix of the value but cannot know the budget. So the
-engine mirrors the output in the llama.cpp engine's :class:`JsonConstraint` and releases text
+engine mirrors the output in a :class:`~inferstack.engines.structured.TextConstraint` (the
+same llguidance grammar and closing search as the llama.cpp engine) and releases text
 only while the closing text after it still fits the budget. If vLLM stops on the budget, the
 output ends at the longest held-back prefix whose closing fits, plus that closing: valid JSON,
 ``finish_reason`` ``"length"``, never more than ``max_tokens`` tokens.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from inferstack.engines.structured import JsonConstraint, compile_schema
+from inferstack.engines.structured import TextConstraint
 
 __all__ = ["JsonBudget"]
 
@@ -40,7 +41,7 @@ class JsonBudget:
     ) -> None:
         self.budget = budget
         self._count = count_tokens
-        self._constraint = JsonConstraint(compile_schema(schema, param=param))
+        self._constraint = TextConstraint(schema, param=param)
         self._tokens = 0
         self._held: list[_Point] = []
         self._released = _Point(0, "", *self._closing())
@@ -53,6 +54,9 @@ class JsonBudget:
 
     def _closing(self) -> tuple[str, int]:
         closing = self._constraint.closing()
+        if closing is None:  # no short completion found: nothing can be promised
+            self.tracking = False
+            return "", 0
         room = self.budget - self._tokens
         size = len(closing.encode())  # every token covers at least one byte
         return closing, size if size <= room else self._count(closing)

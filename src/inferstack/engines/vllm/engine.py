@@ -29,6 +29,7 @@ from inferstack.engines.base import (
     GenerateRequest,
     ModelInfo,
     RenderedChat,
+    StructuredOutput,
     Timings,
     Usage,
 )
@@ -158,6 +159,10 @@ class VllmEngine(Engine):
         if self._llm.errored:
             raise ServiceUnavailableError("the vLLM engine has stopped")
         return self._llm
+
+    def check_structured(self, spec: StructuredOutput) -> None:
+        """The schema compiles under the same llguidance rules as vLLM's own backend."""
+        structured_kwargs(spec)
 
     def render_chat(
         self,

@@ -5,7 +5,7 @@ for ``vllm.sampling_params.StructuredOutputsParams``, so this translation is uni
 CPU install that has no vLLM.
 
 Structured output has the llama.cpp engine's semantics: the schema is checked by the same
-:func:`~inferstack.engines.structured.compile_schema` (same 400s for the same keywords); objects
+:func:`~inferstack.engines.structured.byte_compiler` (same 400s for the same keywords); objects
 that list ``properties`` generate only those (``additionalProperties`` becomes false), in
 compact JSON; ``lazy`` (``tool_choice: "auto"``) becomes a Lark grammar for vLLM's guidance
 backend (llguidance): either prose that does not open with ``{`` or ``[``, or the JSON value.
@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from inferstack.engines.base import SamplingParams, StructuredOutput
-from inferstack.engines.structured import compile_schema
+from inferstack.engines.structured import byte_compiler
 
 __all__ = [
     "ANY_OBJECT",
@@ -74,7 +74,7 @@ def lazy_grammar(schema: dict[str, Any]) -> str:
 
 def structured_kwargs(spec: StructuredOutput) -> dict[str, Any]:
     """Keyword arguments of ``StructuredOutputsParams``; raises the same 400s as llama.cpp."""
-    compile_schema(spec.schema, param=spec.param)
+    byte_compiler().compile(spec.schema, param=spec.param, lazy=spec.lazy)
     schema = normalized_schema(spec.schema)
     if spec.lazy:
         return {"grammar": lazy_grammar(schema)}

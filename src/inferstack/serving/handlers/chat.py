@@ -45,14 +45,14 @@ class ChatHandler:
         service = self.service
         model = service.check_model(body.model)
         n = service.check_n(body.n)
-        plan = plan_output(body)
-        if body.logprobs and plan.structured is not None:
+        plan = plan_output(body, service.engine)
+        if body.logprobs and plan.calls != "never":
             raise UnsupportedFeatureError(
-                "logprobs are not reported for constrained output (tools or response_format)",
+                "logprobs are not reported for tool calls (they are for response_format)",
                 param="logprobs",
             )
         rendered = service.engine.render_chat(body.message_dicts(), tools=plan.tools or None)
-        params = SamplingParams(**body.sampling_options())
+        params = SamplingParams(**body.sampling_options(service.engine.info.generation_defaults))
         params.stop = [*params.stop, *rendered.stop]
         params.structured = plan.structured
         gen = GenerateRequest(

@@ -47,7 +47,9 @@ class CompletionsHandler:
         gen = GenerateRequest(
             request_id=random_id("cmpl"),
             prompt=body.single_prompt,
-            params=SamplingParams(**body.sampling_options()),
+            params=SamplingParams(
+                **body.sampling_options(self.service.engine.info.generation_defaults)
+            ),
         )
         runs = await service.start(
             gen, "completions", request, n=n, stream=bool(body.stream), model=model

@@ -10,13 +10,14 @@ answer in prose: the constraint applies only if its answer opens with ``{`` or `
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from inferstack.engines.base import StructuredOutput
-from inferstack.engines.structured import compile_schema, parse_tool_calls, tool_call_schema
+from inferstack.engines.base import Engine, StructuredOutput
 from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 from inferstack.protocol import ChatCompletionRequest, FunctionCall, ToolCall
+from inferstack.serving.handlers.tool_schema import parse_tool_calls, tool_call_schema
 
 __all__ = ["MAX_PARALLEL_CALLS", "ToolPlan", "plan_output", "to_tool_calls"]
 
@@ -35,8 +36,9 @@ class ToolPlan:
     """Answer in the older ``function_call`` shape (the request used ``functions``)."""
 
 
-def plan_output(body: ChatCompletionRequest) -> ToolPlan:
-    """Validate tools, ``tool_choice``, tool messages and ``response_format``; plan the output."""
+def plan_output(body: ChatCompletionRequest, engine: Engine) -> ToolPlan:
+    """Validate tools, ``tool_choice``, tool messages and ``response_format`` (schemas through
+    the engine, which knows what it can enforce); plan the output."""
     tools, choice, legacy = _tools_and_choice(body)
     _check_tool_messages(body)
     fmt = body.response_format
@@ -50,10 +52,16 @@ def plan_output(body: ChatCompletionRequest) -> ToolPlan:
             )
         name = choice if choice not in ("auto", "required") else None
         parallel = bool(body.parallel_tool_calls) and not legacy and name is None
-        schema = _call_schema(tools, name, parallel)
+
+        def check(schema: dict[str, Any], param: str) -> None:
+            engine.check_structured(StructuredOutput(schema, param=param))
+
+        schema = _call_schema(tools, name, parallel, check)
         lazy = choice == "auto"
+        structured = StructuredOutput(schema, lazy=lazy, param="tools")
+        engine.check_structured(structured)
         return ToolPlan(
-            structured=StructuredOutput(schema, lazy=lazy, param="tools"),
+            structured=structured,
             tools=tools,
             calls="maybe" if lazy else "always",
             legacy=legacy,
@@ -62,11 +70,12 @@ def plan_output(body: ChatCompletionRequest) -> ToolPlan:
         return ToolPlan(legacy=legacy)
     assert fmt is not None
     if fmt.type == "json_object":
-        return ToolPlan(structured=StructuredOutput(None), legacy=legacy)
-    spec = fmt.json_schema  # type: ignore[union-attr]
-    param = "response_format.json_schema.schema"
-    compile_schema(spec.schema_, param=param)  # a 400 before any work starts
-    return ToolPlan(structured=StructuredOutput(spec.schema_, param=param), legacy=legacy)
+        structured = StructuredOutput(None)
+    else:
+        spec = fmt.json_schema  # type: ignore[union-attr]
+        structured = StructuredOutput(spec.schema_, param="response_format.json_schema.schema")
+    engine.check_structured(structured)  # a 400 before any work starts
+    return ToolPlan(structured=structured, legacy=legacy)
 
 
 def _tools_and_choice(body: ChatCompletionRequest) -> tuple[list[dict[str, Any]], str, bool]:
@@ -95,8 +104,13 @@ def _choice_name(raw: Any, param: str) -> str:
     return str(name)
 
 
-def _call_schema(tools: list[dict[str, Any]], name: str | None, parallel: bool) -> dict[str, Any]:
-    single = tool_call_schema(tools, choice=name, parallel=False)
+def _call_schema(
+    tools: list[dict[str, Any]],
+    name: str | None,
+    parallel: bool,
+    check: Callable[[dict[str, Any], str], None],
+) -> dict[str, Any]:
+    single = tool_call_schema(tools, choice=name, parallel=False, check=check)
     if not parallel:
         return single
     many = tool_call_schema(tools, choice=name, parallel=True, max_calls=MAX_PARALLEL_CALLS)

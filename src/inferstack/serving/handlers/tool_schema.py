@@ -1,4 +1,4 @@
-"""Tool calling on top of the JSON constraint: the schema of a call, and reading calls back.
+"""The JSON schema of a tool call, and reading calls back (OpenAI tool semantics, engine-free).
 
 The model's tool-call output is ``{"name": <tool name>, "arguments": {...}}`` (``name``
 first: properties are generated in schema order), or with parallel calls a JSON array of one
@@ -9,9 +9,9 @@ schema, its local ``$ref`` s rebased, so pydantic-style ``$defs`` keep working.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from inferstack.engines.structured.schema import compile_schema
 from inferstack.errors import InvalidRequestError
 
 __all__ = ["parse_tool_calls", "tool_call_schema"]
@@ -54,14 +54,15 @@ def tool_call_schema(
     choice: str | None,
     parallel: bool,
     max_calls: int | None = None,
+    check: Callable[[dict[str, Any], str], None] | None = None,
 ) -> dict[str, Any]:
     """The JSON schema of the model's tool-call output.
 
     ``choice`` is None, ``"auto"`` or ``"required"`` (any of the tools) or a function name
     (only that tool). With ``parallel`` the output is an array of 1..``max_calls`` calls.
-    Raises InvalidRequestError (``param`` naming the tool) for a bad tool or parameters
-    schema, or a ``choice`` that names no tool; UnsupportedFeatureError for schema features
-    outside the supported subset."""
+    ``check(parameters, param)`` validates each tool's parameters schema (the engine's
+    :meth:`~inferstack.engines.base.Engine.check_structured`), so errors name the tool.
+    Raises InvalidRequestError for a bad tool or a ``choice`` that names no tool."""
     if not isinstance(tools, list) or not tools:
         raise InvalidRequestError("'tools' must be a non-empty array", param="tools")
     if choice == "none":
@@ -74,7 +75,10 @@ def tool_call_schema(
     defs: dict[str, Any] = {}
     calls = []
     for i, name, params, param in functions:
-        compile_schema(params, param=param)  # reports errors against this tool
+        if not isinstance(params, dict):
+            raise InvalidRequestError("a tool's parameters must be a JSON schema", param=param)
+        if check is not None:
+            check(params, param)  # reports errors against this tool
         defs[f"tool{i}"] = _rebase(params, f"#/$defs/tool{i}")
         calls.append(
             {

@@ -1,0 +1,150 @@
+"""The schema compiler: what llguidance enforces, what it refuses (a 400 naming the keyword),
+the byte-bounded cache, and schemas built to blow up an automaton."""
+
+from __future__ import annotations
+
+import json
+
+import llguidance
+import numpy as np
+import pytest
+
+from engines.structured.corpus import schemas
+from inferstack.engines.llamacpp.structured import GrammarVocab, StructuredState, fill_masks
+from inferstack.engines.structured import GrammarCompiler, GrammarLimits
+from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
+
+
+def compiler() -> GrammarCompiler:
+    return GrammarCompiler(None)
+
+
+def test_pattern_and_format_are_enforced_not_refused() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{3}$"},
+            "born": {"type": "string", "format": "date"},
+            "mail": {"type": "string", "format": "email"},
+        },
+        "required": ["code", "born", "mail"],
+    }
+    assert compiler().compile(schema, param="response_format").grammar
+
+
+@pytest.mark.parametrize(
+    ("schema", "keyword"),
+    [
+        ({"type": "array", "uniqueItems": True}, "uniqueItems"),
+        ({"type": "object", "properties": {"x": {"not": {"type": "string"}}}}, "not"),
+        ({"type": "object", "if": {}, "then": {}}, "if"),
+        ({"type": "string", "format": "uri-template"}, "uri-template"),
+    ],
+)
+def test_unsupported_keywords_are_a_400_naming_them(schema: dict, keyword: str) -> None:
+    with pytest.raises(UnsupportedFeatureError) as info:
+        compiler().compile(schema, param="tools.0.function.parameters")
+    assert keyword in info.value.message
+    assert info.value.param == "tools.0.function.parameters"
+    assert info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": 5},
+        {"type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}},
+        {"type": "string", "pattern": "(unclosed"},
+        [1, 2],
+        {"type": "number", "minimum": float("nan")},
+    ],
+)
+def test_invalid_schemas_are_a_400(schema: object) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        compiler().compile(schema, param="response_format")  # type: ignore[arg-type]
+    assert info.value.param == "response_format"
+    assert not isinstance(info.value, UnsupportedFeatureError)
+
+
+def test_pydantic_corpus_compiles_except_what_a_grammar_cannot_enforce() -> None:
+    refused = {}
+    for name, schema in schemas():
+        try:
+            compiler().compile(schema, param="response_format")
+        except UnsupportedFeatureError as exc:
+            refused[name] = exc.message
+    assert len(schemas()) >= 40
+    assert list(refused) == ["Frozenset"]  # set[int]: uniqueItems
+    assert "uniqueItems" in refused["Frozenset"]
+
+
+def test_compiled_grammars_are_cached_within_a_byte_bound() -> None:
+    small = GrammarCompiler(None, cache_bytes=4096)
+    one = {"type": "object", "properties": {"a": {"type": "string"}}}
+    small.compile(one, param="p")
+    small.compile(dict(one), param="p")
+    assert small.compiled == 1
+    for i in range(20):
+        small.compile({"type": "object", "properties": {f"k{i}": {"type": "integer"}}}, param="p")
+    assert small.cached_bytes <= 4096
+    small.compile(one, param="p")
+    assert small.compiled == 22  # evicted, compiled again
+    lazy = small.compile(one, param="p", lazy=True)
+    assert lazy.grammar != small.compile(one, param="p").grammar
+
+
+def test_oversized_schema_is_refused_before_compiling() -> None:
+    limited = GrammarCompiler(None, limits=GrammarLimits(max_schema_bytes=1000))
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(100)}}
+    with pytest.raises(InvalidRequestError, match="larger than"):
+        limited.compile(schema, param="response_format")
+    assert limited.compiled == 0
+
+
+def bomb(levels: int) -> dict:
+    """Each level an ``anyOf`` of ten arrays of the next: states multiply per level."""
+    defs = {}
+    for i in range(levels):
+        item = {"$ref": f"#/$defs/L{i + 1}"} if i + 1 < levels else {"type": "integer"}
+        defs[f"L{i}"] = {
+            "anyOf": [
+                {"type": "array", "items": item, "minItems": k, "maxItems": k + 3}
+                for k in range(10)
+            ]
+        }
+    return {"$defs": defs, "$ref": "#/$defs/L0"}
+
+
+def walk(vocab: GrammarVocab, schema: dict, limits: GrammarLimits, steps: int) -> StructuredState:
+    """Random tokens among those the mask allows, as a sampler would pick them."""
+    grammar = GrammarCompiler(vocab.tokenizer, limits=limits).compile(schema, param="p")
+    matcher = llguidance.LLMatcher(
+        vocab.tokenizer, grammar.grammar, log_level=0, limits=limits.parser_limits()
+    )
+    state = StructuredState(vocab, matcher, lazy=False)
+    masks = np.zeros((1, vocab.words), dtype=np.int32)
+    rng = np.random.default_rng(7)
+    for _ in range(steps):
+        fill_masks(vocab, [state], masks)
+        if state.matcher.is_error() or state.finished:
+            break
+        allowed = np.nonzero(state.allowed(masks[0]))[0]
+        assert allowed.size, "a live matcher always allows some token"
+        assert state.matcher.consume_token(int(rng.choice(allowed)))
+    return state
+
+
+def test_schema_bomb_runs_with_bounded_work(vocab: GrammarVocab) -> None:
+    schema = bomb(5)
+    assert len(json.dumps(schema)) > 3500
+    state = walk(vocab, schema, GrammarLimits(), steps=80)
+    assert not state.matcher.is_error()  # within the default per-step item and lexer fuel
+    deeper = walk(vocab, bomb(8), GrammarLimits(), steps=40)
+    assert not deeper.matcher.is_error()
+
+
+def test_work_beyond_the_limits_is_an_error_not_a_stall(vocab: GrammarVocab) -> None:
+    tight = GrammarLimits(step_max_items=20)
+    state = walk(vocab, bomb(5), tight, steps=80)
+    assert state.matcher.is_error()
+    assert "max" in state.matcher.get_error().lower() or "limit" in state.matcher.get_error()
