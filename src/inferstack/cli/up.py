@@ -217,6 +217,13 @@ def _model_servers(args: argparse.Namespace, stack: Stack) -> dict[str, dict[str
     return record
 
 
+_CAPABILITIES = {
+    "chat": ["chat", "completions", "tools", "json_schema"],
+    "embeddings": ["embeddings"],
+}
+"""What each of the stack's model servers does, for the gateway's /v1/models."""
+
+
 def _gateway(
     args: argparse.Namespace, stack: Stack, servers: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
@@ -227,8 +234,11 @@ def _gateway(
     from inferstack.cli.stack import write_private
 
     groups = {
-        info["model"]: {"deployments": [{"api_base": info["base_url"], "model": info["model"]}]}
-        for info in servers.values()
+        info["model"]: {
+            "deployments": [{"api_base": info["base_url"], "model": info["model"]}],
+            "capabilities": _CAPABILITIES[name],
+        }
+        for name, info in servers.items()
     }
     config = args.state_dir / "gateway.yaml"
     write_private(config, yaml.safe_dump({"model_groups": groups}))

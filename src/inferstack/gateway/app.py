@@ -172,6 +172,11 @@ def _build(
     )
     handler = OpenAIHandler(
         groups=list(settings.model_groups),
+        capabilities={
+            name: group.capabilities
+            for name, group in settings.model_groups.items()
+            if group.capabilities is not None
+        },
         keys=key_service,
         limits=limits,
         proxy=proxy,

@@ -81,8 +81,10 @@ class OpenAIHandler:
         default_output_tokens: int,
         timeout_s: float,
         tracer: GatewayTracer | None = None,
+        capabilities: dict[str, list[str]] | None = None,
     ) -> None:
         self._groups = set(groups)
+        self._capabilities = dict(capabilities or {})
         self._group_order = list(groups)
         self._keys = keys
         self._limits = limits
@@ -99,6 +101,7 @@ class OpenAIHandler:
         key = await self._keys.authenticate(bearer_key(request))
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "inferstack"}
+            | ({"capabilities": self._capabilities[name]} if name in self._capabilities else {})
             for name in self._group_order
             if key.allows(name)
         ]

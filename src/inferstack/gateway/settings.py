@@ -109,6 +109,13 @@ class ModelGroupConfig(_Strict):
     """A public model name and the deployments that serve it."""
 
     deployments: list[DeploymentConfig] = Field(min_length=1, description="Upstreams of the group")
+    capabilities: list[str] | None = Field(
+        None,
+        description=(
+            "What the group's model does (chat, completions, tools, json_schema, embeddings), "
+            "listed in /v1/models so clients can pick a model that chats."
+        ),
+    )
 
 
 class RouterSettings(_Strict):
