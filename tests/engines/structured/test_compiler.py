@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from engines.structured.corpus import schemas
-from inferstack.engines.llamacpp.structured import GrammarVocab, StructuredState, fill_masks
+from inferstack.engines.llamacpp.structured import (
+    GrammarVocab,
+    StructuredState,
+    fill_masks,
+    mask_logits,
+)
 from inferstack.engines.structured import GrammarCompiler, GrammarLimits
 from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 
@@ -148,3 +153,17 @@ def test_work_beyond_the_limits_is_an_error_not_a_stall(vocab: GrammarVocab) -> 
     state = walk(vocab, bomb(5), tight, steps=80)
     assert state.matcher.is_error()
     assert "max" in state.matcher.get_error().lower() or "limit" in state.matcher.get_error()
+
+
+@pytest.mark.parametrize("vocab_size", [262144, 1000, 33])
+def test_mask_logits_matches_the_bitmask(vocab_size: int) -> None:
+    rng = np.random.default_rng(vocab_size)
+    allowed = rng.random(vocab_size) < 0.3
+    allowed[: vocab_size // 3] = True  # a run, as masks inside strings have
+    padded = np.zeros(((vocab_size + 31) // 32) * 32, dtype=bool)
+    padded[:vocab_size] = allowed
+    words = np.packbits(padded, bitorder="little").view(np.int32)
+    logits = rng.standard_normal(vocab_size).astype(np.float32)
+    expected = np.where(allowed, logits, -np.inf)
+    mask_logits(logits, words)
+    assert np.array_equal(logits, expected)

@@ -405,7 +405,7 @@ class Scheduler:
                 )
                 self._finish(seq, None, outbox, error=error)
                 continue
-            apply_mask(self.model.ctx, index, self.model.n_vocab, st.allowed(masks[i]))
+            apply_mask(self.model.ctx, index, self.model.n_vocab, st, masks[i])
         return [(seq, index) for seq, index in outputs if id(seq) not in failed]
 
     def _on_structured(self, seq: Sequence, index: int, token: int, outbox: Outbox) -> None:

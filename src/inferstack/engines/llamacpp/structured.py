@@ -38,7 +38,7 @@ from inferstack.engines.structured import (
     JsonScan,
 )
 
-__all__ = ["GrammarVocab", "StructuredState", "apply_mask", "fill_masks"]
+__all__ = ["GrammarVocab", "StructuredState", "apply_mask", "fill_masks", "mask_logits"]
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,34 @@ def fill_masks(vocab: GrammarVocab, states: list[StructuredState], out: np.ndarr
     vocab.executor.unsafe_compute_mask_ptr(pairs, out.ctypes.data, vocab.words * 4, out.shape[0])
 
 
-def apply_mask(ctx: ll.llama_context_p, index: int, n_vocab: int, allowed: np.ndarray) -> None:
+def apply_mask(
+    ctx: ll.llama_context_p, index: int, n_vocab: int, state: StructuredState, words: np.ndarray
+) -> None:
     """Set the disallowed logits of output ``index`` to ``-inf``, in the context's buffer (the
     scheduler thread owns the context; the sampler reads these logits next)."""
     logits = np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), shape=(n_vocab,))
-    logits[~allowed] = -np.inf
+    if state.active:
+        mask_logits(logits, words)
+    else:
+        logits[~state.allowed(words)] = -np.inf
+
+
+def mask_logits(logits: np.ndarray, words: np.ndarray) -> None:
+    """``logits[i] = -inf`` wherever bit ``i`` of the packed ``words`` is clear, 32 tokens at a
+    time: whole words of zeros are cleared as rows, and only the mixed words are unpacked (a
+    grammar's mask is mostly whole runs: nearly all of the vocabulary inside a string, a few
+    tokens between values), so this costs a fraction of unpacking all 262k bits."""
+    n = logits.shape[0]
+    full = n // 32
+    rows = logits[: full * 32].reshape(full, 32)
+    head = words[:full]
+    rows[head == 0] = -np.inf
+    mixed = np.flatnonzero((head != 0) & (head != -1))
+    if mixed.size:
+        bits = np.unpackbits(head[mixed].view(np.uint8), bitorder="little").reshape(-1, 32)
+        block = rows[mixed]
+        block[bits == 0] = -np.inf
+        rows[mixed] = block
+    if n > full * 32:
+        tail = np.unpackbits(words[full:].view(np.uint8), bitorder="little", count=n - full * 32)
+        logits[full * 32 :][tail == 0] = -np.inf
