@@ -169,22 +169,32 @@ def _describe_tools(tools: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+MAX_EXAMPLE_CALLS = 4
+"""Tools that get a worked call each (a base model calls the tool it saw called)."""
+
+
 def _example_turns(tools: list[dict[str, Any]]) -> list[str]:
-    """Two worked turns before the conversation: a plain answer, and a question whose values
-    reappear as the arguments of a call of the first tool. A base model follows examples, not
-    instructions: with them it opens a call with ``{`` when a question needs a tool, still
-    answers small talk in prose, and copies the values of the question into the arguments
+    """Worked turns before the conversation: a plain answer, then for each of the first
+    :data:`MAX_EXAMPLE_CALLS` tools a question whose values reappear as the arguments of its
+    call. A base model follows examples, not instructions: with them it opens a call with
+    ``{`` when a question needs a tool, still answers small talk in prose, picks the tool whose
+    example resembles the question, and copies the values of the question into the arguments
     (shown empty arguments, it copies those instead)."""
-    fn = tools[0].get("function", tools[0])
-    parameters = fn.get("parameters") or {"type": "object", "properties": {}}
-    arguments = example_value(parameters)
-    name = fn["name"]
-    if not isinstance(arguments, dict):  # no sensible value to make up (a pattern, say)
-        name, arguments = "get_time", {"city": "Lisbon"}
-    values = [str(v) for v in _leaves(arguments)]
-    question = f"Use {name}" + (f" for {', '.join(values)}." if values else ".")
-    call = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
-    return ["Q: Hello!", "A: Hello! How can I help you today?", f"Q: {question}", f"A: {call}"]
+    turns = ["Q: Hello!", "A: Hello! How can I help you today?"]
+    for tool in tools[:MAX_EXAMPLE_CALLS]:
+        fn = tool.get("function", tool)
+        parameters = fn.get("parameters") or {"type": "object", "properties": {}}
+        arguments = example_value(parameters)
+        if not isinstance(arguments, dict):  # no sensible value to make up (a pattern, say)
+            continue
+        values = [str(v) for v in _leaves(arguments)]
+        question = f"Use {fn['name']}" + (f" for {', '.join(values)}." if values else ".")
+        call = json.dumps({"name": fn["name"], "arguments": arguments}, ensure_ascii=False)
+        turns += [f"Q: {question}", f"A: {call}"]
+    if len(turns) == 2:  # not one tool with example values: show the shape on a made-up one
+        call = {"name": "get_time", "arguments": {"city": "Lisbon"}}
+        turns += ["Q: Use get_time for Lisbon.", f"A: {json.dumps(call)}"]
+    return turns
 
 
 def _leaves(value: Any) -> list[Any]:
