@@ -80,8 +80,8 @@ async def test_agent_writes_a_file_through_mcp_and_stays_in_its_root(
     assert written, "the agent's write landed in the sandbox"
     first = escape.tool_results[0]
     assert first.name == "write_file"
-    if first.is_error:
-        assert "outside" in first.output
+    if first.is_error:  # refused as outside the root, or (a path the model cut) not there
+        assert "outside" in first.output or "No such file" in first.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before_outside
     assert final.steps <= 2 and final.reason in ("stop", "max_steps")
 

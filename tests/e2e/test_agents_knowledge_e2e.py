@@ -121,8 +121,10 @@ def test_answer_from_the_knowledge_base_with_a_citation(stack: str) -> None:
         "relevance_check",
         "answer",
     ]
-    top = reply["citations"][0]
-    assert top["source"] == "handbook/refunds.md" and "14 days" in top["text"]
+    # The passage that holds the answer is among the cited ones (which rank it gets is the
+    # retriever's business, tested in tests/rag).
+    top = next(c for c in reply["citations"] if c["source"] == "handbook/refunds.md")
+    assert "14 days" in top["text"]
     assert top["location"].startswith("handbook/refunds.md#chunk=0")
     assert isinstance(reply["answer"], str)
 

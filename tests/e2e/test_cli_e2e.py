@@ -19,6 +19,42 @@ from support.servers import RunningServer, free_port
 pytestmark = pytest.mark.e2e
 
 
+def _chat_in_pty(args: list[str], line: str) -> str:
+    """Run ``inferstack chat ARGS`` on a pseudo-terminal, say ``line``, leave; the screen."""
+    import pty
+    import select
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inferstack.cli.main", "chat", *args],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
+    os.close(child)
+    screen = b""
+
+    def read_until(marker: bytes, count: int, deadline: float) -> None:
+        nonlocal screen
+        while screen.count(marker) < count and time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 1.0)
+            if ready:
+                try:
+                    screen += os.read(main, 4096)
+                except OSError:
+                    return
+
+    deadline = time.monotonic() + 300
+    read_until(b"you> ", 1, deadline)
+    os.write(main, line.encode() + b"\n")
+    read_until(b"you> ", 2, deadline)
+    os.write(main, b"/exit\n")
+    proc.wait(timeout=60)
+    os.close(main)
+    return screen.decode(errors="replace").replace("\r", "")
+
+
 def test_chat_command_streams_an_answer(chat_server: RunningServer) -> None:
     result = subprocess.run(
         [
@@ -99,6 +135,17 @@ def test_up_serves_the_stack_behind_the_gateway(tmp_path: Path) -> None:
         assert denied.status_code == 401
         printed = (tmp_path / "up.log").read_text()
         assert key in printed and "Try it:" in printed
+        listed = httpx.get(
+            f"{gateway['base_url']}/models", headers={"Authorization": f"Bearer {key}"}
+        ).json()["data"]
+        assert {m["id"]: "chat" in m["capabilities"] for m in listed} == {
+            stack["chat"]["model"]: True,
+            stack["embeddings"]["model"]: False,
+        }
+        screen = _chat_in_pty(["--state-dir", str(state), "--max-tokens", "8"], "Hello!")
+        assert f"chatting with {stack['chat']['model']}" in screen
+        assert "[error]" not in screen and "HTTP Request" not in screen, screen
+        assert screen.split("assistant> ", 1)[1].split("\n", 1)[0].strip()
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -102,7 +102,8 @@ def _quiet_libraries() -> None:
     conversation: the terminal UI shows only the chat."""
     import logging
 
-    for name in ("httpx", "httpcore", "openai"):
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -192,8 +192,8 @@ def _example_turns(tools: list[dict[str, Any]]) -> list[str]:
         call = json.dumps({"name": fn["name"], "arguments": arguments}, ensure_ascii=False)
         turns += [f"Q: {question}", f"A: {call}"]
     if len(turns) == 2:  # not one tool with example values: show the shape on a made-up one
-        call = {"name": "get_time", "arguments": {"city": "Lisbon"}}
-        turns += ["Q: Use get_time for Lisbon.", f"A: {json.dumps(call)}"]
+        made_up = {"name": "get_time", "arguments": {"city": "Lisbon"}}
+        turns += ["Q: Use get_time for Lisbon.", f"A: {json.dumps(made_up)}"]
     return turns
 
 

@@ -465,6 +465,8 @@ class Scheduler:
             seq.entry = None
         text, hit = seq.matcher.feed(seq.text.feed(self.model.token_piece(token)))
         if hit:
+            # Tokens of the stop string itself are not output: neither are their logprobs.
+            seq.logprobs = _within(seq.logprobs, len(text.encode()))
             self._finish(seq, "stop", outbox, text=text)
         elif seq.generated >= seq.max_new:
             self._finish(seq, "length", outbox, text=text + self._tail(seq))
@@ -515,3 +517,14 @@ class Scheduler:
         free_sampler(seq.sampler)
         if seq.slot is not None:
             self.slots.release(seq.slot)
+
+
+def _within(entries: list[TokenLogprob], size: int) -> list[TokenLogprob]:
+    """The leading ``entries`` whose pieces fit in ``size`` bytes of output."""
+    kept: list[TokenLogprob] = []
+    for entry in entries:
+        size -= len(entry.piece)
+        if size < 0:
+            break
+        kept.append(entry)
+    return kept

@@ -36,7 +36,7 @@ _BY_NAME = (
     (("name", "person", "user", "username", "author", "customer"), "Maria Silva"),
     (("email", "mail"), "maria.silva@example.com"),
     (("query", "search", "question", "q", "topic", "keywords"), "opening hours of the museum"),
-    (("path", "file", "filename"), "notes/todo.txt"),
+    (("path", "file", "filename"), "todo.txt"),
     (("unit", "units"), "celsius"),
     (("language", "lang"), "Portuguese"),
     (("currency",), "EUR"),
