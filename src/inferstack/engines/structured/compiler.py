@@ -85,7 +85,8 @@ class CompiledGrammar:
 class GrammarCompiler:
     """Compiles schemas for one tokenizer; compiled grammars are kept in an LRU bounded by the
     total size of their grammar text (``cache_bytes``). ``separators`` are JSON's item and key
-    separators in the output. Thread-safe."""
+    separators in the output (``flexible_whitespace``: any JSON whitespace instead, for mirrors
+    of output another engine writes). Thread-safe."""
 
     def __init__(
         self,
@@ -94,12 +95,14 @@ class GrammarCompiler:
         limits: GrammarLimits | None = None,
         cache_bytes: int = 32 * 1024 * 1024,
         separators: tuple[str, str] = (", ", ": "),
+        flexible_whitespace: bool = False,
     ) -> None:
         self.tokenizer = tokenizer
         self.options = {
             **_JSON_OPTIONS,
             "item_separator": separators[0],
             "key_separator": separators[1],
+            "whitespace_flexible": flexible_whitespace,
         }
         self.limits = limits or GrammarLimits()
         self.cache_bytes = cache_bytes

@@ -40,9 +40,10 @@ def _byte_tokenizer() -> llguidance.LLTokenizer:
 
 @cache
 def byte_compiler() -> GrammarCompiler:
-    """The schema compiler for text constraints (one per process), with llguidance's
-    separators, as vLLM's guidance backend writes JSON."""
-    return GrammarCompiler(_byte_tokenizer())
+    """The schema compiler for text constraints (one per process). Whitespace is flexible: the
+    mirrored engine decides it (vLLM's guidance backend writes compact or spaced JSON depending
+    on its llguidance version), and closing searches never add any."""
+    return GrammarCompiler(_byte_tokenizer(), separators=(",", ":"), flexible_whitespace=True)
 
 
 class TextConstraint:
