@@ -167,3 +167,13 @@ def test_mask_logits_matches_the_bitmask(vocab_size: int) -> None:
     expected = np.where(allowed, logits, -np.inf)
     mask_logits(logits, words)
     assert np.array_equal(logits, expected)
+
+
+def test_dates_start_at_year_one() -> None:
+    """Year 0000 is RFC 3339 but no Python datetime: pydantic could not read it back."""
+    from inferstack.engines.structured import TextConstraint
+
+    for fmt in ("date", "date-time"):
+        constraint = TextConstraint({"type": "string", "format": fmt}, param="p")
+        assert not constraint.can_feed('"0000-')
+        assert constraint.can_feed('"2024-05-17')

@@ -186,6 +186,11 @@ _ENFORCED_FORMATS = frozenset(
 )
 
 
+_YEAR_1_OR_LATER = "^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+"""RFC 3339 allows year 0000, but Python's ``datetime`` (so pydantic and jsonschema) cannot
+hold it: dates start at year 1 for generation."""
+
+
 def _formats(node: Any, param: str) -> Any:
     """``format`` as llguidance enforces it: aliases expanded, display-only formats dropped,
     anything else it cannot enforce refused (a 400 naming it, never a silently looser
@@ -195,6 +200,8 @@ def _formats(node: Any, param: str) -> Any:
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
+    if node.get("format") in ("date", "date-time") and "pattern" not in node:
+        out["pattern"] = _YEAR_1_OR_LATER
     for key, value in node.items():
         if key in ("enum", "const", "default", "examples"):
             out[key] = value
