@@ -4,19 +4,13 @@ a real PostgreSQL that this module starts itself."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
-import yaml
 
-from support.servers import free_port
+from support.gateway import Gateway, start_gateway
 from support.services import postgres_cluster, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -26,69 +20,6 @@ pytestmark = pytest.mark.e2e
 def postgres_url() -> Iterator[str]:
     with postgres_cluster() as url:
         yield url
-
-
-@dataclass
-class Gateway:
-    url: str
-    master: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_gateway(
-    tmp: Path, upstream: str, model: str, database_url: str | None, **extra: object
-) -> Gateway:
-    port = free_port()
-    config = {
-        "model_groups": {
-            "chat": {
-                "deployments": [
-                    {
-                        "api_base": upstream + "/v1",
-                        "model": model,
-                        "cost_per_second": 0.001,
-                        "input_cost_per_million": 0.5,
-                        "output_cost_per_million": 1.0,
-                    }
-                ]
-            }
-        },
-        "router": {"timeout_s": 120},
-        **extra,
-    }
-    if database_url:
-        config["database_url"] = database_url
-    (tmp / "gateway.yaml").write_text(yaml.safe_dump(config))
-    log = tmp / "gateway.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "inferstack.cli.main",
-        "gateway",
-        "--config",
-        str(tmp / "gateway.yaml"),
-        "--port",
-        str(port),
-        "--state-dir",
-        str(tmp / "state"),
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                master = (tmp / "state" / "master_key").read_text().strip()
-                return Gateway(url, master, proc, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gateway not ready:\n{log.read_text()}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

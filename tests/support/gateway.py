@@ -25,8 +25,16 @@ class Gateway:
 
 
 def start_gateway(
-    tmp: Path, upstream: str, model: str, database_url: str | None, *, timeout_s: float = 120
+    tmp: Path,
+    upstream: str,
+    model: str,
+    database_url: str | None,
+    *,
+    timeout_s: float = 120,
+    **extra: object,
 ) -> Gateway:
+    """The gateway on a free port with one ``chat`` group over ``upstream``; ``extra`` are
+    further top-level config sections (``cache``, ``guardrail``, …)."""
     port = free_port()
     config = {
         "model_groups": {
@@ -43,6 +51,7 @@ def start_gateway(
             }
         },
         "router": {"timeout_s": timeout_s},
+        **extra,
     }
     if database_url:
         config["database_url"] = database_url
