@@ -433,10 +433,7 @@ class Scheduler:
             return
         if not st.take(token, room_after):
             # The budget would not hold the closing after this token: close now.
-            closing = st.closing_text()
-            tail = seq.text.flush() + closing.decode("utf-8", errors="replace")
-            seq.generated += self.grammar.closing_tokens(closing) if self.grammar else 0
-            self._finish(seq, "length", outbox, text=tail)
+            self._close(seq, st, "", outbox)
             return
         seq.generated += 1
         if seq.entry is not None:
@@ -446,14 +443,19 @@ class Scheduler:
         if st.finished:
             self._finish(seq, "stop", outbox, text=text + seq.text.flush())
         elif room_after <= 0:
-            closing = st.closing_text()
-            seq.generated += self.grammar.closing_tokens(closing) if self.grammar else 0
-            tail = text + seq.text.flush() + closing.decode("utf-8", errors="replace")
-            self._finish(seq, "length", outbox, text=tail)
+            self._close(seq, st, text, outbox)
         else:
             seq.pending = token
             outbox.append((seq, Delta(text=text, token_ids=[token], logprobs=seq.logprobs)))
             seq.logprobs = []
+
+    def _close(self, seq: Sequence, st: StructuredState, text: str, outbox: Outbox) -> None:
+        """End a structured sequence on its budget: ``text`` plus the closing of its JSON."""
+        closing = st.closing_text()
+        if self.grammar is not None:
+            seq.generated += self.grammar.closing_tokens(closing)
+        tail = text + seq.text.flush() + closing.decode("utf-8", errors="replace")
+        self._finish(seq, "length", outbox, text=tail)
 
     def _on_token(self, seq: Sequence, token: int, outbox: Outbox) -> None:
         seq.generated += 1
