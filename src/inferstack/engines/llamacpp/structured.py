@@ -54,7 +54,8 @@ class GrammarVocab:
     def __init__(self, model: LlamaModel, *, cache_bytes: int, limits: GrammarLimits) -> None:
         self.model = model
         self.n_vocab = model.n_vocab
-        self.tokenizer = _lltokenizer(model)
+        pieces = _pieces(model)
+        self.tokenizer = _lltokenizer(model, pieces)
         self.limits = limits
         self.compiler = GrammarCompiler(self.tokenizer, limits=limits, cache_bytes=cache_bytes)
         self.bytes = ByteTokens(lambda b: self.tokenizer.tokenize_bytes(b))
@@ -66,7 +67,9 @@ class GrammarVocab:
             if model.is_eog(token):
                 prose[token] = True  # ending at once is an (empty) answer
                 continue
-            piece = model.token_piece(token)
+            piece = pieces[token]
+            if piece.startswith(b"\xff"):
+                continue  # a control token: neither whitespace nor prose
             stripped = piece.lstrip()
             if piece and not stripped:
                 whitespace[token] = True
@@ -186,15 +189,14 @@ class StructuredState:
         return self.matcher.is_accepting()
 
 
-def _lltokenizer(model: LlamaModel) -> llguidance.LLTokenizer:
-    """llguidance's view of the model's vocabulary: every token's bytes, control tokens marked
-    with a leading 0xFF (so grammars never emit them), and llama.cpp's own tokenizer for
-    tokenizing forced text."""
+def _pieces(model: LlamaModel) -> list[bytes]:
+    """Every token's bytes, control tokens (and user-defined ``<…>`` ones) marked with a
+    leading 0xFF, as llguidance expects: grammars never emit them."""
     vocab = model.vocab
     control = ll.LLAMA_TOKEN_ATTR_CONTROL
     user = ll.LLAMA_TOKEN_ATTR_USER_DEFINED
     buffer = ctypes.create_string_buffer(16 * 1024)
-    tokens: list[bytes] = []
+    pieces: list[bytes] = []
     for token in range(model.n_vocab):
         n = ll.llama_token_to_piece(vocab, token, buffer, len(buffer) - 1, 0, True)
         if n < 0:
@@ -203,13 +205,18 @@ def _lltokenizer(model: LlamaModel) -> llguidance.LLTokenizer:
         attr = ll.llama_vocab_get_attr(vocab, token)
         if attr & control or (attr & user and piece.startswith(b"<") and piece.endswith(b">")):
             piece = b"\xff" + piece
-        tokens.append(piece)
+        pieces.append(piece)
+    return pieces
+
+
+def _lltokenizer(model: LlamaModel, pieces: list[bytes]) -> llguidance.LLTokenizer:
+    """llguidance's view of the vocabulary, with llama.cpp's own tokenizer for forced text."""
     tokenize = ctypes.cast(ll.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
     return llguidance.LLTokenizer.from_llamacpp(  # type: ignore[attr-defined]
-        tokens=tokens,
-        vocab_ptr=vocab,
+        tokens=pieces,
+        vocab_ptr=model.vocab,
         tokenize_fptr=tokenize,
-        eos_token=ll.llama_vocab_eos(vocab),
+        eos_token=ll.llama_vocab_eos(model.vocab),
         slices=None,
     )
 
