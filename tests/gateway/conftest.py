@@ -34,7 +34,8 @@ class FakeUpstream:
     """An OpenAI-compatible upstream per host; tests script failures per host.
 
     ``fail[host]`` is a list of outcomes consumed one per request: an int status code, or
-    ``"connect"`` / ``"timeout"`` / ``"break"`` (stream breaks after the first chunk).
+    ``"connect"`` / ``"timeout"`` / ``"break"`` (stream breaks after the first chunk) /
+    ``"linger"`` (stream keeps its connection open after ``[DONE]``).
     ``poison(body)`` returns a status for requests that fail on every host (like a request
     that crashes the model server's handler), or None.
     """
@@ -88,7 +89,7 @@ class FakeUpstream:
             return httpx.Response(
                 200,
                 headers={"content-type": "text/event-stream"},
-                content=self._stream(body, path, host, broken=outcome == "break"),
+                content=self._stream(body, path, host, outcome),
             )
         return httpx.Response(200, json=self._completion(body, path, host))
 
@@ -122,7 +123,7 @@ class FakeUpstream:
         }
 
     async def _stream(
-        self, body: dict[str, Any], path: str, host: str, broken: bool
+        self, body: dict[str, Any], path: str, host: str, outcome: Any
     ) -> AsyncIterator[bytes]:
         chat = path.endswith("/chat/completions")
         for i, word in enumerate(self.words):
@@ -136,7 +137,7 @@ class FakeUpstream:
                 "choices": [choice],
             }
             yield f"data: {json.dumps(chunk)}\n\n".encode()
-            if broken and i == 0:
+            if outcome == "break" and i == 0:
                 raise httpx.ReadError("connection reset by peer")
             await asyncio.sleep(0)
         if (body.get("stream_options") or {}).get("include_usage"):
@@ -149,6 +150,8 @@ class FakeUpstream:
             }
             yield f"data: {json.dumps(chunk)}\n\n".encode()
         yield b"data: [DONE]\n\n"
+        if outcome == "linger":
+            await asyncio.Event().wait()
 
 
 def gateway_settings(tmp_path: Path, **overrides: Any) -> GatewaySettings:

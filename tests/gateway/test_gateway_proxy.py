@@ -69,6 +69,17 @@ async def test_stream_passes_events_and_strips_the_usage_chunk_it_asked_for(gate
     assert logs[0]["ttft_ms"] is not None
 
 
+async def test_a_stream_ends_at_done_even_if_the_upstream_keeps_its_connection(gateway) -> None:
+    # Seen in CI: the client read [DONE] and hung up while the relay still waited for the
+    # upstream to close, and a complete answer went into the spend log as 499.
+    gateway.upstream.fail = {"a": ["linger"], "b": ["linger"]}
+    response = await asyncio.wait_for(gateway.chat(gateway.master, stream=True), 10)
+    assert sse_events(response.text)[-1] == "[DONE]"
+    await gateway.gw.recorder.flush()
+    (log,) = await gateway.gw.reports.logs()
+    assert (log["status_code"], log["completion_tokens"]) == (200, 3)
+
+
 async def test_stream_keeps_the_usage_chunk_when_the_client_asks(gateway) -> None:
     response = await gateway.chat(
         gateway.master, stream=True, stream_options={"include_usage": True}

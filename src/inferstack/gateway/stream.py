@@ -26,6 +26,7 @@ from inferstack.gateway.usage import Usage
 __all__ = ["DONE", "Relay", "RelayResponse"]
 
 DONE = b"data: [DONE]\n\n"
+DONE_EVENT = b"data: [DONE]"
 
 
 class Relay:
@@ -73,6 +74,11 @@ class Relay:
                         out = self._filter(ready)
                         if out:
                             yield out
+                            if DONE_EVENT in out:
+                                # The client has the whole answer: whatever the upstream does
+                                # next (close late, break off), this stream ended well.
+                                self.status = 200
+                                return
                 try:
                     chunk = await anext(self._chunks)
                 except StopAsyncIteration:
