@@ -142,3 +142,43 @@ def test_peer_command_options() -> None:
     assert args.port == 8081 and args.build_only and args.parallel == 16
     assert shlex.split(args.extra_args) == ["--metrics", "-ub", "256"]
     assert args.ctx_size == 2048
+
+
+def test_variants_measure_the_first_target_with_their_request_fields(fake_server, tmp_path) -> None:
+    out = tmp_path / "run"
+    schema = '{"response_format": {"type": "json_object"}}'
+    args = parse(
+        [
+            *f"--url {fake_server.url} --concurrency 1 --requests 2 --warmup 0 --max-tokens 4 "
+            f"--no-plots --output {out} --variant tools_required".split(),
+            "--variant",
+            f"mine={schema}",
+        ]
+    )
+    assert bench_cli.run(args) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert [t["name"] for t in result["targets"]] == [
+        "127.0.0.1:" + fake_server.url.rsplit(":")[-1],
+        "tools_required",
+        "mine",
+    ]
+    assert {t["base_url"] for t in result["targets"]} == {fake_server.url + "/v1"}
+    # Interleaved level by level: plain, then each variant, each with its own fields only.
+    plain, tools, mine = (fake_server.config.seen[i : i + 2] for i in (0, 2, 4))
+    assert all("tools" not in b and "response_format" not in b for b in plain)
+    assert all(b["tool_choice"] == "required" and "response_format" not in b for b in tools)
+    assert all(b["response_format"] == {"type": "json_object"} and "tools" not in b for b in mine)
+    assert set(result["ratios"]) >= {"tools_required", "mine"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nope", "unknown variant preset 'nope'"),
+        ("x=[1]", "expected a JSON object"),
+        ("x={", "not JSON"),
+    ],
+)
+def test_bad_variant_is_a_clear_error(spec: str, message: str) -> None:
+    with pytest.raises(SystemExit, match=message):
+        bench_cli.build_run(parse(["--url", "http://127.0.0.1:1", "--no-cpu", "--variant", spec]))

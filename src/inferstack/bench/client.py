@@ -28,6 +28,10 @@ class Target(BaseModel):
     api_key: str | None = Field(default=None, description="sent as `Authorization: Bearer`")
     pid: int | None = Field(default=None, description="process to sample CPU from, if local")
     model: str | None = Field(default=None, description="model id to request (None: discover)")
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="request fields of this target only, over the workload's (see variants)",
+    )
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}

@@ -84,7 +84,7 @@ def _new_record(records: list[RequestRecord], start: float, warmup: bool) -> Req
 
 
 async def _send(ctx: LevelContext, record: RequestRecord) -> None:
-    body = ctx.workload.body(ctx.next_prompt(), ctx.target.model)
+    body = ctx.workload.body(ctx.next_prompt(), ctx.target.model) | ctx.target.extra_body
     record.sent = time.perf_counter()
     await send(ctx.client, ctx.target, ctx.workload.endpoint.path, body, record)
     ctx.on_record(record)

@@ -189,6 +189,15 @@ def _run_options(p: argparse.ArgumentParser, suppress: bool) -> None:
         help="further request fields as a JSON object, e.g. "
         '\'{"response_format": {"type": "json_object"}}\'',
     )
+    g.add_argument(
+        "--variant",
+        action="append",
+        default=d([]),
+        metavar="NAME[=JSON]",
+        help="also measure the first target with these request fields, as a further target "
+        "named NAME: a preset (json_schema, json_object, tools_required) or NAME=JSON "
+        "(repeatable; see inferstack.bench.variants)",
+    )
     g = p.add_argument_group("output")
     g.add_argument(
         "--price-per-hour",
@@ -292,7 +301,17 @@ def _targets(args: argparse.Namespace, peers: list[Any]) -> list[Any]:
         pid = None if args.no_cpu else peer.pid
         key = getattr(peer, "api_key", None)
         targets.append(Target(name=peer.name, base_url=peer.base_url, pid=pid, api_key=key))
-    return targets
+    return targets + _variants(args, targets[0])
+
+
+def _variants(args: argparse.Namespace, first: Any) -> list[Any]:
+    from inferstack.bench.variants import parse_variant
+
+    try:
+        parsed = [parse_variant(v) for v in args.variant]
+    except ValueError as exc:
+        raise SystemExit(f"bench --variant: {exc}") from exc
+    return [first.model_copy(update={"name": n, "extra_body": body}) for n, body in parsed]
 
 
 def build_run(

@@ -1,0 +1,77 @@
+"""Request variants: the same server measured with different request fields in one run.
+
+``inferstack bench --url URL --variant json_schema --variant tools_required`` adds two targets
+that point at the first target's server and add their fields to every request, so the report's
+ratios compare constrained with unconstrained output on one server, interleaved level by level
+under the same machine load.
+
+The presets make every variant's answer as long as the plain one's: their one string must be
+longer than any ``max_tokens`` the bench uses, so each answer runs to ``max_tokens`` (where the
+server closes the JSON within the budget) instead of ending when the model closes the object
+early. Run the plain baseline with ``--ignore-eos`` for the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["PRESETS", "parse_variant"]
+
+_LONG_TEXT: dict[str, Any] = {"type": "string", "minLength": 4000}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "json_schema": {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "answer",
+                "schema": {
+                    "type": "object",
+                    "properties": {"answer": _LONG_TEXT},
+                    "required": ["answer"],
+                    "additionalProperties": False,
+                },
+            },
+        }
+    },
+    "json_object": {"response_format": {"type": "json_object"}},
+    "tools_required": {
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "write_note",
+                    "description": "Write a note about the question.",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"text": _LONG_TEXT},
+                        "required": ["text"],
+                        "additionalProperties": False,
+                    },
+                },
+            }
+        ],
+        "tool_choice": "required",
+    },
+}
+
+
+def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
+    """``NAME`` (a preset) or ``NAME=JSON`` (the fields as a JSON object) → (name, fields)."""
+    name, sep, fields = spec.partition("=")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"a variant needs a name: {spec!r}")
+    if not sep:
+        if name not in PRESETS:
+            known = ", ".join(PRESETS)
+            raise ValueError(f"unknown variant preset {name!r} (presets: {known}; or NAME=JSON)")
+        return name, PRESETS[name]
+    try:
+        body = json.loads(fields)
+    except ValueError as exc:
+        raise ValueError(f"variant {name!r}: not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ValueError(f"variant {name!r}: expected a JSON object of request fields")
+    return name, body
