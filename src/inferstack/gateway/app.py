@@ -14,12 +14,14 @@ import httpx
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from inferstack.gateway.audit import AuditTrail
 from inferstack.gateway.cache import MemoryCache, RedisCache, ResponseCache
 from inferstack.gateway.db import Database
 from inferstack.gateway.deployments import DeploymentPool
 from inferstack.gateway.guardrail import PiiGuardrail
 from inferstack.gateway.handler import OpenAIHandler
 from inferstack.gateway.health import HealthChecker
+from inferstack.gateway.identity import SessionLookup
 from inferstack.gateway.keys import KeyService
 from inferstack.gateway.limits import Counters, KeyLimits, MemoryCounters, RedisCounters
 from inferstack.gateway.masterkey import ensure_master_key
@@ -27,13 +29,16 @@ from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.middleware import RequestIdMiddleware
 from inferstack.gateway.outbox import Outbox
 from inferstack.gateway.proxy import Proxy
-from inferstack.gateway.routes import keys, openai, ops, spend
+from inferstack.gateway.routes import keys, openai, ops, spend, teams, usage, users
 from inferstack.gateway.routing import make_strategy
 from inferstack.gateway.settings import GatewaySettings
 from inferstack.gateway.settlement import Settlement
 from inferstack.gateway.spend import SpendReports
+from inferstack.gateway.teams import TeamService
 from inferstack.gateway.tracing import GatewayTracer
 from inferstack.gateway.usage import UsageRecorder
+from inferstack.gateway.usage_reports import UsageReports
+from inferstack.gateway.users import UserService
 from inferstack.http_errors import install_error_handlers
 from inferstack.telemetry.asgi import TracingMiddleware
 from inferstack.telemetry.settings import TelemetrySettings
@@ -61,8 +66,14 @@ class Gateway:
     client: httpx.AsyncClient
     settlement: Settlement
     telemetry: Telemetry
+    users: UserService
+    teams: TeamService
+    audit: AuditTrail
+    usage: UsageReports
     redis: Any = None
     own_telemetry: bool = False
+    sessions: SessionLookup | None = None
+    """The console's session lookup (set by the console when it mounts itself)."""
 
     async def start(self) -> None:
         await self.db.migrate()
@@ -128,6 +139,7 @@ def _build(
         master_key or _master_key(settings),
         cache_ttl_s=settings.key_cache_ttl_s,
         unknown_ttl_s=settings.unknown_key_cache_ttl_s,
+        org=settings.org_limits,
     )
     redis = _redis(settings, redis)
     counters: Counters = RedisCounters(redis) if redis is not None else MemoryCounters()
@@ -201,6 +213,10 @@ def _build(
         client=client,
         settlement=settlement,
         telemetry=tel,
+        users=UserService(db, on_change=key_service.forget_all),
+        teams=TeamService(db, on_change=key_service.forget_all),
+        audit=AuditTrail(db),
+        usage=UsageReports(db),
         redis=redis,
         own_telemetry=own_telemetry,
     )
@@ -246,7 +262,7 @@ def build_gateway_app(
     app = FastAPI(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = gw
     install_error_handlers(app, logger)
-    for module in (openai, keys, spend, ops):
+    for module in (openai, keys, teams, users, spend, usage, ops):
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(

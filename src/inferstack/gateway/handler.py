@@ -161,7 +161,12 @@ class OpenAIHandler:
             timeout_s=self._timeout_s,
         )
         await self._limits.reserve(
-            key, admission, worst.tokens, worst.cost, self._keys.spend_of(key)
+            key,
+            admission,
+            worst.tokens,
+            worst.cost,
+            self._keys.spend_of(key),
+            {scope.name: self._keys.scope_spend(scope) for scope in key.scopes},
         )
         return ProxyCall(
             request_id=request_id(request),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,13 +11,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "ALL_TEAM_MODELS",
     "KeyDeleteRequest",
     "KeyGenerateRequest",
     "KeyInfo",
     "KeyRecord",
     "KeyUpdateRequest",
+    "LimitScope",
+    "model_allowed",
     "parse_duration",
 ]
+
+ALL_TEAM_MODELS = "all-team-models"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -56,6 +62,8 @@ class _KeyFields(BaseModel):
     tpm_limit: int | None = Field(default=None, gt=0, description="Tokens per minute")
     max_parallel_requests: int | None = Field(default=None, gt=0, description="Concurrent requests")
     metadata: dict[str, Any] | None = Field(default=None, description="Free-form labels")
+    user_id: str | None = Field(default=None, description="The user who owns the key")
+    team_id: str | None = Field(default=None, description="The team the key belongs to")
 
     @field_validator("duration", "budget_duration")
     @classmethod
@@ -103,6 +111,34 @@ class KeyInfo(BaseModel):
     metadata: dict[str, Any]
     revoked: bool
     created_at: datetime
+    user_id: str | None = None
+    team_id: str | None = None
+
+
+def model_allowed(
+    model: str, allowed: list[str], access: Mapping[str, frozenset[str]] | None = None
+) -> bool:
+    """Whether ``allowed`` (empty: everything) names ``model`` or an access group holding it."""
+    if not allowed or ALL_TEAM_MODELS in allowed or model in allowed:
+        return True
+    return access is not None and any(model in access.get(name, ()) for name in allowed)
+
+
+@dataclass
+class LimitScope:
+    """Limits a key shares with other keys: its team's or its user's budget, RPM and TPM."""
+
+    kind: str  # "team" | "user"
+    id: str
+    max_budget: float | None = None
+    spend: float = 0.0
+    budget_reset_at: datetime | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 @dataclass
@@ -124,6 +160,20 @@ class KeyRecord:
     alias: str | None = None
     record_content: bool = False
     """Traces carry this key's prompts and completions (``metadata.record_content``)."""
+    user_id: str | None = None
+    team_id: str | None = None
+    scopes: list[LimitScope] = field(default_factory=list)
+    """The team's and the user's shared limits, enforced with the key's own."""
+    model_sets: list[list[str]] = field(default_factory=list)
+    """The team's and the user's allowed models: a model must be in every one (and the key's)."""
+    access: Callable[[], Mapping[str, frozenset[str]]] | None = field(default=None, repr=False)
+    """Model access groups (group name → model names), from the model registry."""
 
     def allows(self, model_group: str) -> bool:
-        return self.is_master or not self.models or model_group in self.models
+        if self.is_master:
+            return True
+        access = self.access() if self.access is not None else None
+        return all(
+            model_allowed(model_group, allowed, access)
+            for allowed in [self.models, *self.model_sets]
+        )

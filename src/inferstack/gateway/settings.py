@@ -46,6 +46,7 @@ __all__ = [
     "GuardrailSettings",
     "HealthCheckSettings",
     "ModelGroupConfig",
+    "OrgLimits",
     "RouterSettings",
 ]
 
@@ -185,6 +186,17 @@ class GuardrailSettings(_Strict):
     )
 
 
+class OrgLimits(_Strict):
+    """Organisation defaults: ceilings on every virtual key (a key's own can only be tighter)."""
+
+    max_budget: float | None = Field(default=None, ge=0, description="Spend cap of any key, USD")
+    rpm_limit: int | None = Field(default=None, gt=0, description="Requests per minute per key")
+    tpm_limit: int | None = Field(default=None, gt=0, description="Tokens per minute per key")
+    max_parallel_requests: int | None = Field(
+        default=None, gt=0, description="Concurrent requests per key"
+    )
+
+
 class GatewaySettings(Settings):
     """Everything the gateway needs; one YAML file or ``INFERSTACK_GATEWAY_*`` variables."""
 
@@ -255,6 +267,9 @@ class GatewaySettings(Settings):
     health_check: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     guardrail: GuardrailSettings = Field(default_factory=GuardrailSettings)
+    org_limits: OrgLimits = Field(
+        default_factory=OrgLimits, description="Limits every key is held to at most"
+    )
 
     @model_validator(mode="after")
     def _check_fallbacks(self) -> GatewaySettings:

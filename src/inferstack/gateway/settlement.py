@@ -21,7 +21,7 @@ from inferstack.gateway.keys import KeyService
 from inferstack.gateway.limits import Admission, KeyLimits
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.tracing import PROVIDER, GatewayTracer
-from inferstack.gateway.usage import Usage, UsageEntry, UsageRecorder, request_cost
+from inferstack.gateway.usage import Usage, UsageEntry, UsageRecorder, request_cost, spend_names
 from inferstack.telemetry.genai import operation_for_endpoint
 
 __all__ = ["Settlement"]
@@ -30,6 +30,14 @@ logger = logging.getLogger(__name__)
 
 # A client that disconnects is still charged for what the upstream did for it.
 _CHARGED = {499}
+
+
+def _trace_id(call: ProxyCall) -> str | None:
+    """The trace of the call when tracing recorded one (for the console's trace links)."""
+    if call.span is None or not call.span.is_recording():
+        return None
+    context = call.span.get_span_context()
+    return f"{context.trace_id:032x}" if context.trace_id else None
 
 
 class Settlement:
@@ -101,7 +109,8 @@ class Settlement:
         latency_s = time.perf_counter() - call.received_at
         charged = 200 <= status < 300 or status in _CHARGED
         cost = request_cost(dep.config, usage, upstream_s) if dep is not None and charged else 0.0
-        self._keys.add_spend(call.key.key_id, cost)
+        self._keys.add_spend(call.key, cost)
+        holds_budget = call.admission.budget or bool(call.admission.scope_budgets)
         self._recorder.record(
             UsageEntry(
                 request_id=call.request_id,
@@ -116,7 +125,10 @@ class Settlement:
                 status_code=status,
                 stream=call.stream,
                 cache_hit=cache_hit,
-                lease_id=call.admission.lease_id if call.admission.budget else None,
+                lease_id=call.admission.lease_id if holds_budget else None,
+                team_id=call.key.team_id,
+                user_id=call.key.user_id,
+                trace_id=_trace_id(call),
             )
         )
         m = self.metrics
@@ -153,4 +165,4 @@ class Settlement:
         """The recorder wrote ``entries``: their costs are now in every replica's view."""
         for entry in entries:
             if entry.lease_id is not None and entry.key_id is not None and entry.cost > 0:
-                await self._limits.written(entry.key_id, entry.lease_id, entry.cost)
+                await self._limits.written(spend_names(entry), entry.lease_id, entry.cost)

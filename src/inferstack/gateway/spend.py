@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, or_, select
 
+from inferstack.errors import InvalidRequestError
 from inferstack.gateway.db import Database, SpendLog, VirtualKey
+from inferstack.gateway.pagination import Page, decode_time_cursor, encode_cursor
+from inferstack.gateway.usage_scope import UsageFilters
 
 __all__ = ["SpendReports"]
 
@@ -44,6 +47,54 @@ def _row(row: Any, *names: str) -> dict[str, Any]:
     return out
 
 
+def _log_json(row: SpendLog) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "request_id": row.request_id,
+        "key_id": row.key_id,
+        "team_id": row.team_id,
+        "user_id": row.user_id,
+        "endpoint": row.endpoint,
+        "model_group": row.model_group,
+        "deployment": row.deployment,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "total_tokens": row.prompt_tokens + row.completion_tokens,
+        "latency_ms": row.latency_ms,
+        "ttft_ms": row.ttft_ms,
+        "cost": row.cost,
+        "status_code": row.status_code,
+        "stream": row.stream,
+        "cache_hit": row.cache_hit,
+        "created_at": row.created_at.isoformat(),
+        "trace_id": row.trace_id,
+    }
+
+
+def _filtered(query: Select[Any], f: UsageFilters, status: str | None) -> Select[Any]:
+    for column, value in (
+        (SpendLog.key_id, f.key_id),
+        (SpendLog.team_id, f.team_id),
+        (SpendLog.user_id, f.user_id),
+        (SpendLog.model_group, f.model),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if f.team_ids:
+        query = query.where(SpendLog.team_id.in_(f.team_ids))
+    if status == "error":
+        query = query.where(SpendLog.status_code >= 400)
+    elif status == "success":
+        query = query.where(SpendLog.status_code < 400)
+    elif status is not None:
+        if not status.isdigit():
+            raise InvalidRequestError(
+                "status is 'success', 'error' or an HTTP status code", param="status"
+            )
+        query = query.where(SpendLog.status_code == int(status))
+    return query
+
+
 class SpendReports:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -67,6 +118,41 @@ class SpendReports:
             rows = (await session.scalars(query)).all()
         columns = [c.key for c in SpendLog.__table__.columns]
         return [{name: getattr(row, name) for name in columns} for row in rows]
+
+    async def page(
+        self,
+        f: UsageFilters,
+        *,
+        status: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        """Newest requests first, ``limit`` at a time: keyset pagination on (created_at, id),
+        served by the index of whichever filter is given (never an OFFSET scan)."""
+        query = _filtered(_window(select(SpendLog), start, end), f, status)
+        if cursor is not None:
+            at, last_id = decode_time_cursor(cursor)
+            if not isinstance(last_id, int):
+                raise InvalidRequestError("not a cursor this API returned", param="cursor")
+            # NOTE: the redundant ``created_at <= at`` bounds the index range scan.
+            query = query.where(
+                SpendLog.created_at <= at,
+                or_(SpendLog.created_at < at, SpendLog.id < last_id),
+            )
+        query = query.order_by(SpendLog.created_at.desc(), SpendLog.id.desc()).limit(limit + 1)
+        async with self._db.session() as session:
+            rows = list(await session.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1] if rows else None
+        return Page(
+            data=[_log_json(r) for r in rows],
+            next_cursor=encode_cursor(last.created_at.isoformat(), last.id)
+            if more and last
+            else None,
+        )
 
     async def keys(self) -> list[dict[str, Any]]:
         """Each live key's spend and budget."""

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from inferstack.gateway.db import Database, SpendLog, VirtualKey
+from inferstack.gateway.db import Database, SpendLog, Team, User, VirtualKey
 from inferstack.gateway.db.tables import utcnow
+from inferstack.gateway.rollups import add_rollups
 from inferstack.gateway.settings import DeploymentConfig
 
 if TYPE_CHECKING:
     from inferstack.gateway.outbox import Outbox
 
-__all__ = ["Usage", "UsageEntry", "UsageRecorder", "request_cost"]
+__all__ = ["Usage", "UsageEntry", "UsageRecorder", "request_cost", "spend_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,19 @@ class UsageEntry:
     created_at: datetime = field(default_factory=utcnow)
     entry_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unique: never doubled
     segment: int = 0  # the outbox segment holding it (not stored)
+    team_id: str | None = None
+    user_id: str | None = None
+    trace_id: str | None = None
+
+
+def spend_names(entry: UsageEntry) -> list[str]:
+    """Whose spend ``entry`` adds to: its key, ``team:<id>`` and ``user:<id>``."""
+    names = [entry.key_id] if entry.key_id is not None else []
+    if entry.team_id is not None:
+        names.append(f"team:{entry.team_id}")
+    if entry.user_id is not None:
+        names.append(f"user:{entry.user_id}")
+    return names
 
 
 class UsageRecorder:
@@ -197,41 +211,57 @@ class UsageRecorder:
                 return spend
 
     async def _write(self, batch: list[UsageEntry]) -> dict[str, float]:
+        """Spend logs, rollups and key/team/user spend of ``batch``, in one transaction; an
+        entry already written (replayed from the outbox) is skipped for all three."""
         spend: dict[str, float] = defaultdict(float)
         async with self._db.session() as session:
             ids = [e.entry_id for e in batch]
             done = set(
                 await session.scalars(select(SpendLog.entry_id).where(SpendLog.entry_id.in_(ids)))
             )
-            for e in batch:
-                if e.entry_id in done:  # replayed from the outbox, but already written
-                    continue
-                session.add(
-                    SpendLog(
-                        entry_id=e.entry_id,
-                        request_id=e.request_id,
-                        key_id=e.key_id,
-                        endpoint=e.endpoint,
-                        model_group=e.model_group,
-                        deployment=e.deployment,
-                        prompt_tokens=e.usage.prompt_tokens,
-                        completion_tokens=e.usage.completion_tokens,
-                        latency_ms=e.latency_s * 1000,
-                        ttft_ms=e.ttft_s * 1000 if e.ttft_s is not None else None,
-                        cost=e.cost,
-                        status_code=e.status_code,
-                        stream=e.stream,
-                        cache_hit=e.cache_hit,
-                        created_at=e.created_at,
-                    )
-                )
-                if e.key_id is not None and e.cost > 0:
-                    spend[e.key_id] += e.cost
-            for key_id, cost in spend.items():
+            fresh = [e for e in batch if e.entry_id not in done]
+            session.add_all([_log_row(e) for e in fresh])
+            for e in fresh:
+                if e.cost > 0:
+                    for name in spend_names(e):
+                        spend[name] += e.cost
+            await add_rollups(session, fresh)
+            for name, cost in sorted(spend.items()):  # one order: no deadlock between replicas
+                table, row_id = _spender(name)
                 await session.execute(
-                    update(VirtualKey)
-                    .where(VirtualKey.id == key_id)
-                    .values(spend=VirtualKey.spend + cost)
+                    update(table).where(table.id == row_id).values(spend=table.spend + cost)
                 )
             await session.commit()
         return spend
+
+
+def _spender(name: str) -> tuple[type[VirtualKey] | type[Team] | type[User], str]:
+    kind, _, rest = name.partition(":")
+    if kind == "team" and rest:
+        return Team, rest
+    if kind == "user" and rest:
+        return User, rest
+    return VirtualKey, name
+
+
+def _log_row(e: UsageEntry) -> SpendLog:
+    return SpendLog(
+        entry_id=e.entry_id,
+        request_id=e.request_id,
+        key_id=e.key_id,
+        team_id=e.team_id,
+        user_id=e.user_id,
+        trace_id=e.trace_id,
+        endpoint=e.endpoint,
+        model_group=e.model_group,
+        deployment=e.deployment,
+        prompt_tokens=e.usage.prompt_tokens,
+        completion_tokens=e.usage.completion_tokens,
+        latency_ms=e.latency_s * 1000,
+        ttft_ms=e.ttft_s * 1000 if e.ttft_s is not None else None,
+        cost=e.cost,
+        status_code=e.status_code,
+        stream=e.stream,
+        cache_hit=e.cache_hit,
+        created_at=e.created_at,
+    )

@@ -10,6 +10,11 @@ A request holds what it may use from admission until it is settled:
   the real cost and stays until the usage recorder has written it to the database, because only
   after that does every other replica's view of the key's spend include it.
 
+A key's team and user (:class:`LimitScope`) are held the same way, under their own names
+(``team:<id>``, ``user:<id>``): every key of a team draws on one RPM, TPM and budget, and a
+request must fit in the key's, the team's and the user's limits all at once. What a refused
+request already took is given back by ``settle`` (``release``).
+
 Windows are fixed minutes of wall-clock time (``floor(time / 60)``), so every replica agrees on
 the window without talking to the others; Redis only holds the counts.
 """
@@ -18,12 +23,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from inferstack.errors import RateLimitError
-from inferstack.gateway.key_types import KeyRecord
+from inferstack.gateway.key_types import KeyRecord, LimitScope
 
 __all__ = ["WINDOW_S", "Admission", "Counters", "KeyLimits"]
 
@@ -68,6 +73,14 @@ class Admission:
     tokens: int = 0  # tokens reserved
     cost: float = 0.0  # USD leased against the budget
     budget: bool = False  # holds a budget lease
+    scope_tokens: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Team/user name → (window, tokens reserved there)."""
+    scope_budgets: list[str] = field(default_factory=list)
+    """Team/user names whose budget this call holds a lease on."""
+
+
+def _of(scope: LimitScope) -> str:
+    return f" for {scope.kind} '{scope.id}'"
 
 
 class KeyLimits:
@@ -98,20 +111,35 @@ class KeyLimits:
         if key.key_id is None:
             return admission
         window, retry_after = self._window()
-        if key.tpm_limit is not None:
-            used = await self.counters.get(f"tpm:{key.key_id}:{window}")
-            if used >= key.tpm_limit:
-                raise RateLimitError(
-                    f"token limit reached: {used} of {key.tpm_limit} tokens per minute",
-                    retry_after=retry_after,
-                )
-        if key.rpm_limit is not None and not await self.counters.add(
-            f"rpm:{key.key_id}:{window}", 1, key.rpm_limit, 2 * WINDOW_S
-        ):
-            raise RateLimitError(
-                f"request limit reached: {key.rpm_limit} requests per minute",
-                retry_after=retry_after,
-            )
+        limits = [(key.key_id, key.tpm_limit, key.rpm_limit, "")]
+        limits += [(s.name, s.tpm_limit, s.rpm_limit, _of(s)) for s in key.scopes]
+        for name, tpm, _, whose in limits:
+            if tpm is not None:
+                used = await self.counters.get(f"tpm:{name}:{window}")
+                if used >= tpm:
+                    raise RateLimitError(
+                        f"token limit reached{whose}: {used} of {tpm} tokens per minute",
+                        retry_after=retry_after,
+                    )
+        counted: list[str] = []
+        try:
+            for name, _, rpm, whose in limits:
+                if rpm is None:
+                    continue
+                if not await self.counters.add(f"rpm:{name}:{window}", 1, rpm, 2 * WINDOW_S):
+                    raise RateLimitError(
+                        f"request limit reached{whose}: {rpm} requests per minute",
+                        retry_after=retry_after,
+                    )
+                counted.append(name)
+            await self._parallel(key, admission)
+        except RateLimitError:
+            for name in counted:  # a refused request does not use up a request of the minute
+                await self.counters.add(f"rpm:{name}:{window}", -1, None, 2 * WINDOW_S)
+            raise
+        return admission
+
+    async def _parallel(self, key: KeyRecord, admission: Admission) -> None:
         if key.max_parallel_requests is not None:
             if not await self.counters.lease(
                 f"parallel:{key.key_id}",
@@ -125,51 +153,77 @@ class KeyLimits:
                     retry_after=1,
                 )
             admission.parallel = True
-        return admission
 
     async def reserve(
-        self, key: KeyRecord, admission: Admission, tokens: int, cost: float, spend: float
+        self,
+        key: KeyRecord,
+        admission: Admission,
+        tokens: int,
+        cost: float,
+        spend: float,
+        scope_spend: Mapping[str, float] | None = None,
     ) -> None:
         """Reserve a call's worst case against TPM and budget, atomically; 429 if it won't fit.
 
-        ``spend`` is the key's spend as this replica knows it now (settled calls included).
+        ``spend`` is the key's spend as this replica knows it now (settled calls included),
+        ``scope_spend`` the same for its team and user. What was reserved before a refusal is
+        recorded on ``admission``, and given back by ``settle``.
         """
         if key.key_id is None:
             return
         if key.tpm_limit is not None:
-            window, retry_after = self._window()
-            if tokens > key.tpm_limit:
-                raise RateLimitError(
-                    f"this request may use up to {tokens} tokens (prompt bound + max_tokens), "
-                    f"more than the key's limit of {key.tpm_limit} tokens per minute; "
-                    "lower max_tokens",
-                    param="max_tokens",
-                    code="tpm_limit",
-                )
-            if not await self.counters.add(
-                f"tpm:{key.key_id}:{window}", tokens, key.tpm_limit, 2 * WINDOW_S
-            ):
-                raise RateLimitError(
-                    f"token limit reached: {tokens} more tokens would pass the key's "
-                    f"{key.tpm_limit} tokens per minute (requests in flight count as their "
-                    "max_tokens)",
-                    retry_after=retry_after,
-                    code="tpm_limit",
-                )
+            window = await self._tokens(key.key_id, key.tpm_limit, tokens, "the key's")
             admission.tpm_window, admission.tokens = window, tokens
-        if key.max_budget is not None and cost > 0:
-            left = max(0.0, key.max_budget - spend)
-            if not await self.counters.lease(
-                f"budget:{key.key_id}", admission.lease_id, cost, left, self._lease_ttl_s
-            ):
-                held = await self.counters.held(f"budget:{key.key_id}")
-                raise RateLimitError(
-                    f"budget exceeded: this request may cost up to ${cost:.6f}; "
-                    f"${left:.6f} of ${key.max_budget:.6f} is left and ${held:.6f} of it is "
-                    "held by requests in flight",
-                    code="budget_exceeded",
+        for scope in key.scopes:
+            if scope.tpm_limit is not None:
+                window = await self._tokens(
+                    scope.name, scope.tpm_limit, tokens, f"{scope.kind} '{scope.id}''s"
                 )
+                admission.scope_tokens[scope.name] = (window, tokens)
+        if cost <= 0:
+            return
+        if key.max_budget is not None:
+            await self._budget(key.key_id, admission, cost, key.max_budget, spend, "")
             admission.budget, admission.cost = True, cost
+        for scope in key.scopes:
+            if scope.max_budget is not None:
+                used = (scope_spend or {}).get(scope.name, scope.spend)
+                await self._budget(scope.name, admission, cost, scope.max_budget, used, _of(scope))
+                admission.scope_budgets.append(scope.name)
+                admission.cost = cost
+
+    async def _tokens(self, name: str, limit: int, tokens: int, whose: str) -> int:
+        window, retry_after = self._window()
+        if tokens > limit:
+            raise RateLimitError(
+                f"this request may use up to {tokens} tokens (prompt bound + max_tokens), "
+                f"more than {whose} limit of {limit} tokens per minute; lower max_tokens",
+                param="max_tokens",
+                code="tpm_limit",
+            )
+        if not await self.counters.add(f"tpm:{name}:{window}", tokens, limit, 2 * WINDOW_S):
+            raise RateLimitError(
+                f"token limit reached: {tokens} more tokens would pass {whose} "
+                f"{limit} tokens per minute (requests in flight count as their max_tokens)",
+                retry_after=retry_after,
+                code="tpm_limit",
+            )
+        return window
+
+    async def _budget(
+        self, name: str, admission: Admission, cost: float, budget: float, spend: float, whose: str
+    ) -> None:
+        left = max(0.0, budget - spend)
+        if not await self.counters.lease(
+            f"budget:{name}", admission.lease_id, cost, left, self._lease_ttl_s
+        ):
+            held = await self.counters.held(f"budget:{name}")
+            raise RateLimitError(
+                f"budget exceeded{whose}: this request may cost up to ${cost:.6f}; "
+                f"${left:.6f} of ${budget:.6f} is left and ${held:.6f} of it is "
+                "held by requests in flight",
+                code="budget_exceeded",
+            )
 
     async def settle(self, key: KeyRecord, admission: Admission, tokens: int, cost: float) -> None:
         """After a call: correct tokens and cost to what it used, free its parallel slot."""
@@ -183,22 +237,33 @@ class KeyLimits:
             if delta:
                 await self.counters.add(f"tpm:{key.key_id}:{window}", delta, None, 2 * WINDOW_S)
             admission.tokens = tokens
-        if admission.budget:
+        for scope in key.scopes:
+            if scope.tpm_limit is not None:
+                window, reserved = admission.scope_tokens.get(scope.name, (self._window()[0], 0))
+                if tokens - reserved:
+                    await self.counters.add(
+                        f"tpm:{scope.name}:{window}", tokens - reserved, None, 2 * WINDOW_S
+                    )
+                admission.scope_tokens[scope.name] = (window, tokens)
+        names = ([key.key_id] if admission.budget else []) + admission.scope_budgets
+        for name in names:
             # NOTE: the real cost stays leased until the recorder has written it (``written``):
-            # until then another replica's view of the key's spend may not include it.
+            # until then another replica's view of the spend may not include it.
             if cost > 0 and self._shared:
                 await self.counters.lease(
-                    f"budget:{key.key_id}", admission.lease_id, cost, None, self._lease_ttl_s
+                    f"budget:{name}", admission.lease_id, cost, None, self._lease_ttl_s
                 )
             else:
-                await self.counters.release(f"budget:{key.key_id}", admission.lease_id)
+                await self.counters.release(f"budget:{name}", admission.lease_id)
         if admission.parallel:
             await self.counters.release(f"parallel:{key.key_id}", admission.lease_id)
             admission.parallel = False
 
-    async def written(self, key_id: str, lease_id: str, cost: float) -> None:
-        """The cost of a settled call is in the database: keep its lease only a little longer
-        (the time a replica may trust a key record it read before that write)."""
+    async def written(self, names: list[str], lease_id: str, cost: float) -> None:
+        """The cost of a settled call is in the database: keep its leases (under the key's,
+        team's and user's ``names``) only a little longer (the time a replica may trust a key
+        record it read before that write)."""
         if not self._shared:
-            return  # settle already released it: this replica's spend includes the cost
-        await self.counters.lease(f"budget:{key_id}", lease_id, cost, None, self._settled_ttl_s)
+            return  # settle already released them: this replica's spend includes the cost
+        for name in names:
+            await self.counters.lease(f"budget:{name}", lease_id, cost, None, self._settled_ttl_s)

@@ -1,5 +1,5 @@
 """Thin HTTP routes of the gateway; each turns a request into one handler or service call."""
 
-from inferstack.gateway.routes import keys, openai, ops, spend
+from inferstack.gateway.routes import keys, openai, ops, spend, teams, usage, users
 
-__all__ = ["keys", "openai", "ops", "spend"]
+__all__ = ["keys", "openai", "ops", "spend", "teams", "usage", "users"]

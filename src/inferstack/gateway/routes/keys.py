@@ -1,20 +1,19 @@
-"""``/key/*``: virtual-key administration (master key), and ``/key/info`` on one's own key."""
+"""``/key/*``: virtual-key administration; what a caller may do depends on their role."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from inferstack.errors import PermissionDeniedError
+from inferstack.gateway.identity import Principal
 from inferstack.gateway.key_types import (
     KeyDeleteRequest,
     KeyGenerateRequest,
     KeyInfo,
-    KeyRecord,
     KeyUpdateRequest,
 )
-from inferstack.gateway.routes.deps import caller, gateway, master
+from inferstack.gateway.routes.deps import gateway, principal
 
 __all__ = ["router"]
 
@@ -23,9 +22,9 @@ router = APIRouter(prefix="/key", tags=["keys"])
 
 @router.post("/generate")
 async def generate(
-    spec: KeyGenerateRequest, request: Request, _: KeyRecord = Depends(master)
+    spec: KeyGenerateRequest, request: Request, who: Principal = Depends(principal)
 ) -> dict[str, Any]:
-    secret, info = await gateway(request).keys.generate(spec)
+    secret, info = await gateway(request).keys.generate(spec, who)
     return {"key": secret, **info.model_dump(mode="json")}
 
 
@@ -34,31 +33,47 @@ async def info(
     request: Request,
     key_id: str | None = None,
     key: str | None = None,
-    who: KeyRecord = Depends(caller),
+    who: Principal = Depends(principal),
 ) -> KeyInfo:
-    if not who.is_master:
-        if (key_id is not None and key_id != who.key_id) or key is not None:
-            raise PermissionDeniedError("a virtual key may only look up itself")
-        key_id = who.key_id
-    return await gateway(request).keys.info(key_id=key_id, key=key)
+    if key_id is None and key is None and who.key is not None:
+        key_id = who.key.key_id
+    return await gateway(request).keys.info(key_id=key_id, key=key, who=who)
 
 
 @router.post("/update")
 async def update(
-    change: KeyUpdateRequest, request: Request, _: KeyRecord = Depends(master)
+    change: KeyUpdateRequest, request: Request, who: Principal = Depends(principal)
 ) -> KeyInfo:
-    return await gateway(request).keys.update(change)
+    return await gateway(request).keys.update(change, who)
 
 
 @router.post("/delete")
 async def delete(
-    spec: KeyDeleteRequest, request: Request, _: KeyRecord = Depends(master)
+    spec: KeyDeleteRequest, request: Request, who: Principal = Depends(principal)
 ) -> dict[str, list[str]]:
-    return {"deleted_keys": await gateway(request).keys.delete(spec.key_ids, spec.keys)}
+    return {"deleted_keys": await gateway(request).keys.delete(spec.key_ids, spec.keys, who)}
 
 
 @router.get("/list")
 async def list_keys(
-    request: Request, include_revoked: bool = False, _: KeyRecord = Depends(master)
-) -> dict[str, list[KeyInfo]]:
-    return {"keys": await gateway(request).keys.list(include_revoked=include_revoked)}
+    request: Request,
+    include_revoked: bool = False,
+    team_id: str | None = None,
+    user_id: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = Query(default=None, ge=1, le=1000),
+    who: Principal = Depends(principal),
+) -> dict[str, Any]:
+    """Every visible key (the old form), or a page of them with ``limit``/``cursor``."""
+    keys, next_cursor = await gateway(request).keys.list(
+        include_revoked=include_revoked,
+        who=who,
+        team_id=team_id,
+        user_id=user_id,
+        cursor=cursor,
+        limit=limit if limit is not None or cursor is None else 100,
+    )
+    body: dict[str, Any] = {"keys": keys}
+    if limit is not None or cursor is not None:
+        body["next_cursor"] = next_cursor
+    return body
