@@ -18,6 +18,9 @@ from inferstack.config import default_state_dir
 
 __all__ = ["add_parser", "run"]
 
+STOP_GRACE_S = 20.0
+"""Seconds the stack's processes get, all together, to stop after SIGTERM before a kill."""
+
 EXAMPLE = """\
 curl -s {base_url}/chat/completions -H 'Content-Type: application/json' \\
   -H 'Authorization: Bearer {key}' \\
@@ -124,15 +127,20 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Ask every process to stop (SIGTERM), give them ``grace_s`` seconds in all, then kill
+        the ones still running, saying which."""
         for p in self.processes:
             if p.process.poll() is None:
                 p.process.terminate()
+        deadline = time.monotonic() + grace_s
         for p in self.processes:
             try:
-                p.process.wait(timeout=30)
+                p.process.wait(timeout=max(deadline - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
+                print(f"{p.name} did not stop within {grace_s:g} s; killed it", file=sys.stderr)
                 p.process.kill()
+                p.process.wait()
 
 
 def _wait_ready(process: Process, url: str, timeout: float) -> dict[str, Any]:
