@@ -49,7 +49,7 @@ $(COMPAT_VENV)/.installed:
 
 $(VENV)/.installed: pyproject.toml | llama-wheel
 	$(PIP) install $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
-	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,frameworks,idp,dev]'
+	$(PIP) install -e '.[gateway,bench,ray,deploy,agents,rag,frameworks,idp,console,dev]'
 	$(PY) -m inferstack.cli.main models fetch default
 	touch $@
 

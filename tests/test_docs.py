@@ -8,6 +8,7 @@ import pytest
 
 from inferstack.agents.runtime.limits import Limits
 from inferstack.agents.settings import AgentSettings, WeatherSettings, WebSearchSettings
+from inferstack.console.settings import ConsoleSettings
 from inferstack.engines.embeddings import EmbeddingSettings
 from inferstack.engines.llamacpp.settings import LlamaCppSettings
 from inferstack.gateway.settings import GatewaySettings
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
         WeatherSettings,
         WebSearchSettings,
         IdpSettings,
+        ConsoleSettings,
     ],
 )
 def test_configuration_reference_names_every_field(settings: type) -> None:

@@ -14,6 +14,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from inferstack.console import mount_console
 from inferstack.gateway.audit import AuditTrail
 from inferstack.gateway.cache import MemoryCache, RedisCache, ResponseCache
 from inferstack.gateway.db import Database
@@ -22,6 +23,7 @@ from inferstack.gateway.guardrail import PiiGuardrail
 from inferstack.gateway.handler import OpenAIHandler
 from inferstack.gateway.health import HealthChecker
 from inferstack.gateway.identity import SessionLookup
+from inferstack.gateway.key_types import KeyGenerateRequest
 from inferstack.gateway.keys import KeyService
 from inferstack.gateway.limits import Counters, KeyLimits, MemoryCounters, RedisCounters
 from inferstack.gateway.masterkey import ensure_master_key
@@ -264,6 +266,8 @@ def build_gateway_app(
     install_error_handlers(app, logger)
     for module in (openai, keys, teams, users, spend, usage, ops):
         app.include_router(module.router)
+    if settings.console.enabled:
+        mount_console(app, gw, settings.console, key_spec=KeyGenerateRequest)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.config import Settings, default_state_dir
+from inferstack.console.settings import ConsoleSettings
 
 __all__ = [
     "CacheSettings",
@@ -269,6 +270,9 @@ class GatewaySettings(Settings):
     guardrail: GuardrailSettings = Field(default_factory=GuardrailSettings)
     org_limits: OrgLimits = Field(
         default_factory=OrgLimits, description="Limits every key is held to at most"
+    )
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings, description="The web console under /ui"
     )
 
     @model_validator(mode="after")
