@@ -29,9 +29,10 @@ from inferstack.gateway.limits import Counters, KeyLimits, MemoryCounters, Redis
 from inferstack.gateway.masterkey import ensure_master_key
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.middleware import RequestIdMiddleware
+from inferstack.gateway.models_admin import ModelRegistry
 from inferstack.gateway.outbox import Outbox
 from inferstack.gateway.proxy import Proxy
-from inferstack.gateway.routes import keys, openai, ops, spend, teams, usage, users
+from inferstack.gateway.routes import keys, models, openai, ops, spend, teams, usage, users
 from inferstack.gateway.routing import make_strategy
 from inferstack.gateway.settings import GatewaySettings
 from inferstack.gateway.settlement import Settlement
@@ -72,6 +73,7 @@ class Gateway:
     teams: TeamService
     audit: AuditTrail
     usage: UsageReports
+    models: ModelRegistry
     redis: Any = None
     own_telemetry: bool = False
     sessions: SessionLookup | None = None
@@ -79,10 +81,12 @@ class Gateway:
 
     async def start(self) -> None:
         await self.db.migrate()
+        await self.models.start()
         self.recorder.start()
         self.health.start()
 
     async def stop(self) -> None:
+        await self.models.stop()
         await self.health.stop()
         await self.settlement.drain()
         await self.recorder.stop()
@@ -136,12 +140,15 @@ def _build(
     )
     tracer = GatewayTracer(tel)
     db = Database(settings.resolved_database_url())
+    pool = DeploymentPool(settings)
+    registry = ModelRegistry(db, pool, refresh_s=settings.models_refresh_s)
     key_service = KeyService(
         db,
         master_key or _master_key(settings),
         cache_ttl_s=settings.key_cache_ttl_s,
         unknown_ttl_s=settings.unknown_key_cache_ttl_s,
         org=settings.org_limits,
+        access=registry.access_groups,
     )
     redis = _redis(settings, redis)
     counters: Counters = RedisCounters(redis) if redis is not None else MemoryCounters()
@@ -152,7 +159,6 @@ def _build(
         limits=httpx.Limits(max_connections=4096, max_keepalive_connections=512),
         timeout=httpx.Timeout(settings.router.timeout_s, connect=settings.router.connect_timeout_s),
     )
-    pool = DeploymentPool(settings)
     metrics = GatewayMetrics(tel)
     recorder = UsageRecorder(
         db,
@@ -185,7 +191,7 @@ def _build(
         tracer=tracer,
     )
     handler = OpenAIHandler(
-        groups=list(settings.model_groups),
+        groups=pool.groups,
         capabilities={
             name: group.capabilities
             for name, group in settings.model_groups.items()
@@ -219,6 +225,7 @@ def _build(
         teams=TeamService(db, on_change=key_service.forget_all),
         audit=AuditTrail(db),
         usage=UsageReports(db),
+        models=registry,
         redis=redis,
         own_telemetry=own_telemetry,
     )
@@ -264,7 +271,7 @@ def build_gateway_app(
     app = FastAPI(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = gw
     install_error_handlers(app, logger)
-    for module in (openai, keys, teams, users, spend, usage, ops):
+    for module in (openai, keys, teams, users, models, spend, usage, ops):
         app.include_router(module.router)
     if settings.console.enabled:
         mount_console(app, gw, settings.console, key_spec=KeyGenerateRequest)

@@ -82,6 +82,25 @@ class DeploymentPool:
                 for index, dep in enumerate(spec.deployments)
             ]
 
+    def add(self, dep: Deployment) -> None:
+        """Serve ``dep`` from now on (a deployment added at run time)."""
+        self.remove(dep.id)
+        self.groups.setdefault(dep.group, []).append(dep)
+
+    def remove(self, dep_id: str) -> Deployment | None:
+        """Stop routing to deployment ``dep_id``; calls already on it finish there."""
+        for group, deps in list(self.groups.items()):
+            for dep in deps:
+                if dep.id == dep_id:
+                    deps.remove(dep)
+                    if not deps:
+                        del self.groups[group]
+                    return dep
+        return None
+
+    def get(self, dep_id: str) -> Deployment | None:
+        return next((dep for dep in self.all() if dep.id == dep_id), None)
+
     def all(self) -> list[Deployment]:
         return [dep for deps in self.groups.values() for dep in deps]
 
@@ -136,6 +155,11 @@ class DeploymentPool:
     def cooling_down(self, dep: Deployment) -> bool:
         """Whether ``dep`` rests after failures right now."""
         return dep.cooldown_until > self._clock()
+
+    def cooldown_left(self, dep: Deployment) -> float | None:
+        """When (Unix time) ``dep``'s cooldown ends, or None when it is not cooling down."""
+        left = dep.cooldown_until - self._clock()
+        return self._wall_clock() + left if left > 0 else None
 
     def set_health(self, dep: Deployment, healthy: bool) -> None:
         """Record a probe; a deployment that answers it starts with a clean slate.

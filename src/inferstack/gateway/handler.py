@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -71,7 +72,7 @@ class OpenAIHandler:
     def __init__(
         self,
         *,
-        groups: list[str],
+        groups: Mapping[str, object] | list[str],
         keys: KeyService,
         limits: KeyLimits,
         proxy: Proxy,
@@ -83,9 +84,12 @@ class OpenAIHandler:
         tracer: GatewayTracer | None = None,
         capabilities: dict[str, list[str]] | None = None,
     ) -> None:
-        self._groups = set(groups)
+        # NOTE: the live mapping when given (the pool's groups): models added at run time are
+        # served at once.
+        self._groups: Mapping[str, object] | set[str] = (
+            groups if isinstance(groups, Mapping) else set(groups)
+        )
         self._capabilities = dict(capabilities or {})
-        self._group_order = list(groups)
         self._keys = keys
         self._limits = limits
         self._proxy = proxy
@@ -102,7 +106,7 @@ class OpenAIHandler:
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "inferstack"}
             | ({"capabilities": self._capabilities[name]} if name in self._capabilities else {})
-            for name in self._group_order
+            for name in list(self._groups)
             if key.allows(name)
         ]
         return JSONResponse({"object": "list", "data": data})

@@ -54,7 +54,7 @@ class HealthChecker:
             await asyncio.sleep(self._settings.interval_s)
 
     def start(self) -> None:
-        if self._settings.enabled and self._pool.all():
+        if self._settings.enabled:  # deployments may be added at run time
             self._task = asyncio.create_task(self._run(), name="gateway-health-checks")
 
     async def stop(self) -> None:

@@ -268,6 +268,12 @@ class GatewaySettings(Settings):
     health_check: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     guardrail: GuardrailSettings = Field(default_factory=GuardrailSettings)
+    models_refresh_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a replica re-reads the models added at run time (/model/new) "
+        "by other replicas; its own changes apply at once",
+    )
     org_limits: OrgLimits = Field(
         default_factory=OrgLimits, description="Limits every key is held to at most"
     )

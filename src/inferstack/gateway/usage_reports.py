@@ -79,8 +79,9 @@ def _plan(group_by: str, f: UsageFilters) -> _Plan:
 
 def spans(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
     """``[start, end)`` as whole days, with whole hours and minutes at its edges: the fewest
-    rollup rows that sum to exactly that range (to the minute)."""
-    start, end = floor_to(start, "minute"), floor_to(end, "minute")
+    rollup rows that sum to exactly that range, widened to whole minutes (every minute bucket
+    that overlaps it)."""
+    start, end = floor_to(start, "minute"), _ceil_minute(end)
     out: list[tuple[str, datetime, datetime]] = []
 
     def cover(lo: datetime, hi: datetime, granularity: str) -> None:
@@ -102,6 +103,11 @@ def spans(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]
 
     cover(start, end, "day")
     return out
+
+
+def _ceil_minute(at: datetime) -> datetime:
+    floor = floor_to(at, "minute")
+    return floor if floor == at else floor + STEP["minute"]
 
 
 def _window(
