@@ -6,6 +6,7 @@ names the folder, else pytest's tmp dir); ``docs/console/`` holds the committed 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 XSS = "<script>alert('xss')</script><img src=x onerror=alert(1)>"
+TEAM = "Research <b>team</b>"
+PASSWORD = "carol-" + secrets.token_hex(8)
 TIMEOUT_MS = 120_000
 expect.set_options(timeout=TIMEOUT_MS)  # the model shares two cores with everything else
 
@@ -79,32 +82,58 @@ def chat(page: Page, prompt: str) -> None:
     page.get_by_test_id("send").click()
 
 
-def test_keys_playground_and_revoke_in_the_browser(gateway: Gateway, page, shots: Path) -> None:
-    tab, dialogs = page
-    tab.goto(gateway.url + "/ui/")
-    expect(tab.get_by_role("heading", name="Sign in to inferstack")).to_be_visible()
-    tab.screenshot(path=str(shots / "login.png"))
-    sign_in(tab, gateway, gateway.master)
+def create_team_and_user(tab: Page, gw: Gateway, shots: Path) -> None:
+    tab.goto(gw.url + "/ui/#/teams")
+    team = tab.get_by_test_id("team-form")
+    team.get_by_label("Team name").fill(TEAM)
+    team.get_by_label("Max budget (USD)").fill("50")
+    team.get_by_role("button", name="Create team").click()
+    expect(tab.get_by_test_id("team-alias")).to_have_text(TEAM)
+    user = tab.get_by_test_id("user-form")
+    user.get_by_label("User id").fill("carol")
+    user.get_by_label("Email").fill("carol@example.com")
+    user.get_by_label("Role").select_option("internal_user")
+    user.get_by_label("Password (optional)").fill(PASSWORD)
+    user.get_by_role("button", name="Create user").click()
+    expect(tab.get_by_test_id("user-id")).to_have_text("carol")
+    row = tab.get_by_role("row").filter(has_text=TEAM)
+    row.get_by_role("combobox").first.select_option("carol")
+    row.get_by_role("button", name="Add").click()
+    expect(tab.get_by_role("row").filter(has_text=TEAM)).to_contain_text("carol (user)")
+    tab.screenshot(path=str(shots / "teams.png"), full_page=True)
 
-    # a key whose alias is markup: it shows as text, and nothing runs
-    tab.goto(gateway.url + "/ui/#/keys")
+
+def create_key(tab: Page, gw: Gateway, shots: Path) -> str:
+    """A key for carol in the team, whose alias is markup: it shows as text, nothing runs."""
+    tab.goto(gw.url + "/ui/#/keys")
     form = tab.get_by_test_id("key-form")
     form.get_by_label("Alias").fill(XSS)
     form.get_by_label("Models (comma-separated; empty = all)").fill("chat")
     form.get_by_label("Max budget (USD)").fill("5")
     form.get_by_label("RPM limit").fill("60")
     form.get_by_label("Expires after").fill("1d")
+    form.get_by_label("Team").select_option(label=TEAM)
+    form.get_by_label("User").select_option(label="carol@example.com")
     form.get_by_role("button", name="Create key").click()
     secret = tab.get_by_test_id("new-key").inner_text()
     assert secret.startswith("sk-")
-    expect(tab.get_by_test_id("key-alias").first).to_have_text(XSS)
-    assert tab.locator("img[src=x]").count() == 0
+    row = tab.get_by_role("row").filter(has_text=XSS)
+    expect(row.get_by_test_id("key-alias")).to_have_text(XSS)
+    expect(row).to_contain_text("carol")
+    assert tab.locator("#main script, #main img").count() == 0
     tab.screenshot(path=str(shots / "keys.png"), full_page=True)
+    return secret
 
-    # the playground with that key: a real answer streamed from the real model
-    tab.goto(gateway.url + "/ui/#/playground")
+
+def use_key(tab: Page, secret: str) -> None:
     tab.get_by_label("API key").fill(secret)
     tab.get_by_label("API key").dispatch_event("change")
+
+
+def playground(tab: Page, gw: Gateway, secret: str, shots: Path) -> None:
+    """A real answer streamed from the real model; the prompt's markup shows as text."""
+    tab.goto(gw.url + "/ui/#/playground")
+    use_key(tab, secret)
     expect(tab.get_by_test_id("model")).to_have_value("chat")
     tab.get_by_label("Temperature").fill("0")
     tab.get_by_label("Max tokens").fill("16")
@@ -117,15 +146,66 @@ def test_keys_playground_and_revoke_in_the_browser(gateway: Gateway, page, shots
     assert tab.locator("#main script, #main img").count() == 0
     tab.screenshot(path=str(shots / "playground.png"), full_page=True)
 
-    # revoke it on the keys page; the playground then refuses the key
+
+def usage_shows(tab: Page, gw: Gateway, group_by: str, name: str) -> None:
+    """The usage page, grouped by ``group_by``, until the rollups show ``name`` with spend."""
+    tab.goto(gw.url + "/ui/#/usage")
+    tab.get_by_test_id("group-by").select_option(group_by)
+    top = tab.get_by_test_id("top-group").filter(has_text=name)
+    for _ in range(60):  # the usage recorder writes in the background: refresh until it has
+        if top.count():
+            break
+        tab.get_by_role("button", name="Refresh").click()
+        tab.wait_for_timeout(500)
+    expect(top).to_be_visible()
+    expect(tab.get_by_test_id("total-requests")).not_to_have_text("0")
+    expect(tab.get_by_test_id("total-spend")).not_to_have_text("$0.000000")
+    expect(tab.get_by_test_id("chart-requests")).to_be_visible()
+
+
+def test_console_end_to_end_in_the_browser(gateway: Gateway, browser: Browser, page, shots) -> None:
+    tab, dialogs = page
+    tab.goto(gateway.url + "/ui/")
+    expect(tab.get_by_role("heading", name="Sign in to inferstack")).to_be_visible()
+    tab.screenshot(path=str(shots / "login.png"))
+    sign_in(tab, gateway, gateway.master)
+
+    create_team_and_user(tab, gateway, shots)
+    secret = create_key(tab, gateway, shots)
+    playground(tab, gateway, secret, shots)
+
+    usage_shows(tab, gateway, "team", TEAM)
+    tab.screenshot(path=str(shots / "usage.png"), full_page=True)
+    tab.goto(gateway.url + "/ui/#/logs")
+    expect(tab.get_by_test_id("logs")).to_contain_text("carol")
+    tab.screenshot(path=str(shots / "logs.png"), full_page=True)
+    tab.goto(gateway.url + "/ui/#/models")
+    expect(tab.get_by_role("heading", name="Models")).to_be_visible()
+    tab.screenshot(path=str(shots / "models.png"), full_page=True)
+
+    # carol signs in with her password in another browser: her own usage only, no admin pages
+    other = browser.new_context(viewport={"width": 1400, "height": 900})
+    carol = other.new_page()
+    carol.set_default_timeout(TIMEOUT_MS)
+    carol.goto(gateway.url + "/ui/")
+    form = carol.get_by_test_id("login-password")
+    form.get_by_label("Username or email").fill("carol@example.com")
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Sign in with password").click()
+    expect(carol.get_by_test_id("who")).to_have_text("carol")
+    expect(carol.get_by_role("link", name="Teams & users")).to_have_count(0)
+    usage_shows(carol, gateway, "user", "carol")
+    assert carol.get_by_test_id("top-group").all_inner_texts() == ["carol"]
+    other.close()
+
+    # revoke the key on the keys page; the playground then refuses it
     tab.goto(gateway.url + "/ui/#/keys")
-    revoke = tab.get_by_role("row").filter(has_text=XSS).get_by_role("button", name="Revoke")
-    revoke.click()
-    tab.get_by_role("button", name="Confirm revoke").click()
+    row = tab.get_by_role("row").filter(has_text=XSS)
+    row.get_by_role("button", name="Revoke").click()
+    row.get_by_role("button", name="Confirm revoke").click()
     expect(tab.get_by_role("row").filter(has_text=XSS).get_by_text("revoked")).to_be_visible()
     tab.goto(gateway.url + "/ui/#/playground")
-    tab.get_by_label("API key").fill(secret)
-    tab.get_by_label("API key").dispatch_event("change")
+    use_key(tab, secret)
     expect(tab.get_by_test_id("playground-error")).to_contain_text("401")
     chat(tab, "Hello?")
     expect(tab.get_by_test_id("playground-error")).to_contain_text("revoked")

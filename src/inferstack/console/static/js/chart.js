@@ -24,11 +24,12 @@ function short(value) {
  * series: [{name, points: [[Date, number], ...]}] → an <svg> with one line per series, axes,
  * and a legend below it. Up to six colours; more series share the last.
  */
-export function lineChart(series, { label = "", testid } = {}) {
+export function lineChart(series, { label = "", testid, from, to } = {}) {
   const all = series.flatMap((x) => x.points);
   if (!all.length) return h("p", { class: "muted" }, "No data in this range.");
-  const t0 = Math.min(...all.map((p) => p[0].getTime()));
-  const t1 = Math.max(...all.map((p) => p[0].getTime()));
+  // the x axis spans the range asked for (`from`/`to`), else the data's own extent
+  const t0 = from ? from.getTime() : Math.min(...all.map((p) => p[0].getTime()));
+  const t1 = to ? to.getTime() : Math.max(...all.map((p) => p[0].getTime()));
   const top = niceMax(Math.max(...all.map((p) => p[1])));
   const x = (t) => PAD.left + (t1 === t0 ? 0.5 : (t - t0) / (t1 - t0)) * (W - PAD.left - PAD.right);
   const y = (v) => H - PAD.bottom - (v / top) * (H - PAD.top - PAD.bottom);

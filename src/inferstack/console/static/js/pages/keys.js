@@ -89,12 +89,16 @@ function keyTable(keys, canWrite, onRevoke) {
 export async function render(main, ctx) {
   const me = ctx.me;
   main.append(h("h1", {}, "Keys"));
-  if (!me.can_write) {
+  if (!me.makes_keys) {
     const own = me.key_id ? await api("/key/info", { query: { key_id: me.key_id } }) : null;
     main.append(h("div", { class: "card" }, keyTable(own ? [own] : [], false, null)));
     return;
   }
-  const [teams, users] = await Promise.all([optional("/team/list"), optional("/user/list")]);
+  // a team admin or a user makes keys too: the gateway lists and allows only their own
+  const [teams, users] = await Promise.all([
+    optional("/team/list"),
+    me.is_admin ? optional("/user/list") : Promise.resolve(null),
+  ]);
   const secret = h("div");
   const listing = h("div", { class: "card" });
   const refresh = async () => {

@@ -22,12 +22,15 @@ export async function render(main, ctx) {
     field("Team id", input("team_id", "")),
     field("User id", input("user_id", "")),
     field("Model", input("model", "chat")),
-    field("Status", input("status", "200", { type: "number" })),
+    field(
+      "Status",
+      h("select", { name: "status" }, [["", "any"], ["success", "success"], ["error", "error"]].map(([v, label]) => h("option", { value: v }, label))),
+    ),
     field("From", input("start", "", { type: "datetime-local" })),
     field("To", input("end", "", { type: "datetime-local" })),
     h("button", { type: "submit" }, "Filter"),
   );
-  const body = h("div", { class: "card" });
+  const body = h("div", { class: "card", "data-testid": "logs" });
   const pager = h("div", { class: "row" });
   const cursors = [null];
   const load = async (index) => {

@@ -9,12 +9,24 @@ import { unavailable } from "./common.js";
 const RANGES = { "1h": [3600, "minute"], "24h": [86400, "hour"], "7d": [7 * 86400, "hour"], "30d": [30 * 86400, "day"] };
 const TOP_SERIES = 5;
 
-function series(data, metric) {
+/** Names to show for group ids: team and key aliases, user e-mails (ids where none). */
+async function names(groupBy) {
+  const out = new Map();
+  try {
+    if (groupBy === "team") for (const t of (await optional("/team/list")) || []) out.set(t.team_id, t.team_alias || t.team_id);
+    if (groupBy === "key") for (const k of ((await optional("/key/list", { query: { include_revoked: true } })) || { keys: [] }).keys) out.set(k.key_id, k.alias ? `${k.alias} (${k.key_hint})` : k.key_hint);
+  } catch {
+    // a caller who may not list them sees the ids
+  }
+  return out;
+}
+
+function series(data, metric, label) {
   const totals = new Map();
   for (const row of data) totals.set(row.group, (totals.get(row.group) || 0) + row[metric]);
   const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, TOP_SERIES).map((e) => e[0]);
   return top.map((group) => ({
-    name: group ?? "—",
+    name: label(group),
     points: data.filter((r) => r.group === group).map((r) => [new Date(r.bucket), r[metric]]),
   }));
 }
@@ -29,13 +41,17 @@ export async function render(main) {
   const body = h("div");
   const load = async () => {
     const [seconds, granularity] = RANGES[range.value];
-    const end = new Date();
+    // NOTE: the rollups sum whole minutes in [start, end): ending at the next whole minute
+    // counts the current one, so a request made a moment ago shows.
+    const end = new Date(Math.ceil((Date.now() + 1) / 60000) * 60000);
     const start = new Date(end.getTime() - seconds * 1000);
     const query = { group_by: groupBy.value, granularity, start: start.toISOString(), end: end.toISOString() };
-    const [timeseries, top] = await Promise.all([
+    const [timeseries, top, known] = await Promise.all([
       optional("/usage/timeseries", { query }),
       optional("/usage/top", { query: { group_by: groupBy.value, start: query.start, end: query.end, limit: 20 } }),
+      names(groupBy.value),
     ]);
+    const label = (group) => (group === null || group === undefined ? "—" : known.get(group) || group);
     clear(body);
     if (timeseries === null || top === null) {
       body.append(h("p", { class: "muted" }, unavailable("Usage")));
@@ -51,15 +67,15 @@ export async function render(main) {
         stat("Spend", money(sum("cost")), "total-spend"),
         stat("Errors", String(sum("errors")), "total-errors"),
       ),
-      h("div", { class: "card" }, h("h2", {}, `Requests per ${timeseries.granularity} by ${groupBy.value}`), lineChart(series(timeseries.data, "requests"), { label: "requests", testid: "chart-requests" })),
-      h("div", { class: "card" }, h("h2", {}, `Spend per ${timeseries.granularity} by ${groupBy.value}`), lineChart(series(timeseries.data, "cost"), { label: "spend", testid: "chart-spend" })),
+      h("div", { class: "card" }, h("h2", {}, `Requests per ${timeseries.granularity} by ${groupBy.value}`), lineChart(series(timeseries.data, "requests", label), { label: "requests", testid: "chart-requests", from: new Date(timeseries.start), to: end })),
+      h("div", { class: "card" }, h("h2", {}, `Spend per ${timeseries.granularity} by ${groupBy.value}`), lineChart(series(timeseries.data, "cost", label), { label: "spend", testid: "chart-spend", from: new Date(timeseries.start), to: end })),
       h(
         "div",
         { class: "card" },
         h("h2", {}, `Top by ${groupBy.value}`),
         table(
           [
-            { label: groupBy.value, value: (r) => h("span", { "data-testid": "top-group" }, r.group ?? "—") },
+            { label: groupBy.value, value: (r) => h("span", { "data-testid": "top-group" }, label(r.group)) },
             { label: "Requests", num: true, value: (r) => String(r.requests) },
             { label: "Tokens", num: true, value: (r) => String(r.tokens) },
             { label: "Spend", num: true, value: (r) => money(r.cost) },
@@ -72,6 +88,7 @@ export async function render(main) {
   };
   groupBy.addEventListener("change", load);
   range.addEventListener("change", load);
-  main.append(h("h1", {}, "Usage and spend"), h("div", { class: "row card" }, field("Group by", groupBy), field("Range", range)), body);
+  const refresh = h("button", { class: "secondary", type: "button", onClick: load }, "Refresh");
+  main.append(h("h1", {}, "Usage and spend"), h("div", { class: "row card" }, field("Group by", groupBy), field("Range", range), refresh), body);
   await load();
 }
