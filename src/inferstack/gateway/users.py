@@ -111,9 +111,10 @@ class UserService:
             teams = await _teams_of(session, user_id)
             keys = list(
                 await session.scalars(
-                    select(VirtualKey.id).where(
-                        VirtualKey.user_id == user_id, VirtualKey.revoked.is_(False)
-                    )
+                    select(VirtualKey.id)
+                    .where(VirtualKey.user_id == user_id, VirtualKey.revoked.is_(False))
+                    .order_by(VirtualKey.id)
+                    .limit(1000)
                 )
             )
         return {

@@ -66,6 +66,7 @@ class VirtualKey(Base):
     """A virtual API key. Only the SHA-256 of the secret is stored, never the key itself."""
 
     __tablename__ = "virtual_keys"
+    __table_args__ = (Index("ix_virtual_keys_created_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
