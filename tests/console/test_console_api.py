@@ -161,10 +161,9 @@ async def test_config_names_the_trace_link_only_when_tracing_is_on(tmp_path, tra
     from inferstack.telemetry.tracing import Telemetry
 
     template = "http://127.0.0.1:6006/redirects/traces/{trace_id}"
+    exporter = InMemorySpanExporter()
     telemetry = (
-        Telemetry.from_settings(
-            TelemetrySettings(), service_name="gw", exporter=InMemorySpanExporter()
-        )
+        Telemetry.from_settings(TelemetrySettings(), service_name="gw", exporter=exporter)
         if tracing
         else Telemetry.disabled()
     )
@@ -178,6 +177,18 @@ async def test_config_names_the_trace_link_only_when_tracing_is_on(tmp_path, tra
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             config = (await client.get("/ui/api/config")).json()
+            key = await virtual_key(client)
+            chat = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+            bearer = {"Authorization": f"Bearer {key['key']}"}
+            assert (await client.post("/v1/chat/completions", json=chat, headers=bearer)).is_success
+            await app.state.gateway.recorder.flush()
+            admin = {"Authorization": f"Bearer {MASTER}"}
+            logs = await client.get("/spend/logs", params={"paginate": True}, headers=admin)
+            trace_id = logs.json()["data"][0]["trace_id"]
+    telemetry.flush()
+    # the log's trace id (what the link is made of) is the trace the gateway exported
+    exported = {f"{s.context.trace_id:032x}" for s in exporter.get_finished_spans()}
+    assert (trace_id in exported) if tracing else trace_id is None
     assert config == {
         "password_login": True,
         "trace_url_template": template if tracing else None,

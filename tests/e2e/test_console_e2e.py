@@ -15,6 +15,9 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from support.gateway import Gateway, start_gateway, stop_gateway
+from support.otlp import OtlpReceiver
+from support.servers import RunningServer
+from support.services import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +31,25 @@ expect.set_options(timeout=TIMEOUT_MS)  # the model shares two cores with everyt
 
 
 @pytest.fixture(scope="module")
-def gateway(chat_server, tmp_path_factory) -> Iterator[Gateway]:
-    gw = start_gateway(
-        tmp_path_factory.mktemp("console-gw"), chat_server.url, chat_server.model, None
-    )
+def traces() -> Iterator[OtlpReceiver]:
+    """Where the gateway exports its traces (an OTLP/HTTP receiver on 127.0.0.1)."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def gateway(chat_server, traces: OtlpReceiver, tmp_path_factory) -> Iterator[Gateway]:
+    """The gateway, tracing to ``traces``, its console linking logs to a trace UI there."""
+    endpoint = f"http://127.0.0.1:{traces.port}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint + "/v1/traces")
+        gw = start_gateway(
+            tmp_path_factory.mktemp("console-gw"),
+            chat_server.url,
+            chat_server.model,
+            None,
+            console={"trace_url_template": endpoint + "/traces/{trace_id}"},
+        )
     yield gw
     stop_gateway(gw)
 
@@ -163,7 +181,49 @@ def usage_shows(tab: Page, gw: Gateway, group_by: str, name: str) -> None:
     expect(tab.get_by_test_id("chart-requests")).to_be_visible()
 
 
-def test_console_end_to_end_in_the_browser(gateway: Gateway, browser: Browser, page, shots) -> None:
+def add_model_and_use_it(tab: Page, gw: Gateway, server: RunningServer, shots: Path) -> None:
+    """A deployment added on the models page is routable at once (no restart)."""
+    tab.goto(gw.url + "/ui/#/models")
+    form = tab.get_by_test_id("model-form")
+    form.get_by_label("Model group").fill("live")
+    form.get_by_label("Upstream model").fill(server.model)
+    form.get_by_label("API base").fill(server.url + "/v1")
+    form.get_by_label("Access groups (comma-separated)").fill("console-test")
+    form.get_by_role("button", name="Add deployment").click()
+    row = tab.get_by_role("row").filter(has_text="added at run time")
+    expect(row.get_by_test_id("model-name")).to_have_text("live")
+    expect(row).to_contain_text("console-test")
+    tab.screenshot(path=str(shots / "models.png"), full_page=True)
+    tab.goto(gw.url + "/ui/#/playground")  # the session's own playground key: every model
+    tab.get_by_test_id("model").select_option("live")
+    tab.get_by_label("Max tokens").fill("8")
+    chat(tab, "Hello")
+    expect(tab.get_by_test_id("finish")).to_contain_text("tokens")
+    tab.get_by_role("button", name="New chat").click()
+
+
+def logs_link_to_traces(tab: Page, gw: Gateway, traces: OtlpReceiver, shots: Path) -> None:
+    """The request shows in the logs, linked to the trace the gateway exported for it."""
+    tab.goto(gw.url + "/ui/#/logs")
+    expect(tab.get_by_test_id("logs")).to_contain_text("carol")
+    link = tab.get_by_test_id("trace-link").first
+    href = link.get_attribute("href") or ""
+    prefix = f"http://127.0.0.1:{traces.port}/traces/"
+    assert href.startswith(prefix), href
+    trace_id = href[len(prefix) :]
+    assert len(trace_id) == 32 and int(trace_id, 16)
+    wait_until(lambda: any(s.trace_id == trace_id for s in traces.spans()), 30, "the trace")
+    tab.screenshot(path=str(shots / "logs.png"), full_page=True)
+
+
+def test_console_end_to_end_in_the_browser(
+    gateway: Gateway,
+    chat_server: RunningServer,
+    traces: OtlpReceiver,
+    browser: Browser,
+    page,
+    shots,
+) -> None:
     tab, dialogs = page
     tab.goto(gateway.url + "/ui/")
     expect(tab.get_by_role("heading", name="Sign in to inferstack")).to_be_visible()
@@ -176,12 +236,8 @@ def test_console_end_to_end_in_the_browser(gateway: Gateway, browser: Browser, p
 
     usage_shows(tab, gateway, "team", TEAM)
     tab.screenshot(path=str(shots / "usage.png"), full_page=True)
-    tab.goto(gateway.url + "/ui/#/logs")
-    expect(tab.get_by_test_id("logs")).to_contain_text("carol")
-    tab.screenshot(path=str(shots / "logs.png"), full_page=True)
-    tab.goto(gateway.url + "/ui/#/models")
-    expect(tab.get_by_role("heading", name="Models")).to_be_visible()
-    tab.screenshot(path=str(shots / "models.png"), full_page=True)
+    logs_link_to_traces(tab, gateway, traces, shots)
+    add_model_and_use_it(tab, gateway, chat_server, shots)
 
     # carol signs in with her password in another browser: her own usage only, no admin pages
     other = browser.new_context(viewport={"width": 1400, "height": 900})

@@ -104,6 +104,7 @@ class Settlement:
         if call.done:
             return
         call.done = True
+        trace_id = _trace_id(call)  # NOTE: before end_call: an ended span is not recording
         if self._tracer is not None:
             self._tracer.end_call(call, dep, usage, status, cache_hit)
         latency_s = time.perf_counter() - call.received_at
@@ -128,7 +129,7 @@ class Settlement:
                 lease_id=call.admission.lease_id if holds_budget else None,
                 team_id=call.key.team_id,
                 user_id=call.key.user_id,
-                trace_id=_trace_id(call),
+                trace_id=trace_id,
             )
         )
         m = self.metrics

@@ -27,7 +27,8 @@ function editForm(model, refresh, error) {
     event.preventDefault();
     const values = formValues(form);
     try {
-      await api("/model/update", { method: "POST", body: { model_id: model.model_info.id, litellm_params: { ...params, ...fill({}, values, { strings: ["api_base", "model"] }) } } });
+      // only the fields edited here: the gateway merges them into the deployment's params
+      await api("/model/update", { method: "POST", body: { model_id: model.model_info.id, litellm_params: fill({}, values, { strings: ["api_base", "model"] }) } });
       await refresh();
     } catch (err) {
       error.textContent = err.message;
@@ -53,6 +54,8 @@ export async function render(main) {
           { label: "Model group", value: (m) => h("span", { "data-testid": "model-name" }, m.model_name) },
           { label: "Deployment", value: (m) => (m.model_info.db_model ? editForm(m, refresh, error) : `${(m.litellm_params || {}).model || "—"} @ ${(m.litellm_params || {}).api_base || "—"}`) },
           { label: "Source", value: (m) => (m.model_info.db_model ? "added at run time" : "config file") },
+          { label: "Access groups", value: (m) => (m.model_info.access_groups || []).join(", ") || "—" },
+          { label: "In flight", num: true, value: (m) => String((m.health || {}).outstanding ?? "—") },
           { label: "Health", value: health },
           { label: "", value: (m) => (m.model_info.db_model ? armedButton("Delete", "Confirm delete", async () => { await api("/model/delete", { method: "POST", body: { id: m.model_info.id } }); await refresh(); }) : "") },
         ],
@@ -69,15 +72,18 @@ export async function render(main) {
     field("API base", h("input", { name: "api_base", required: true, placeholder: "http://127.0.0.1:8001/v1" })),
     field("Input $/1M tokens", h("input", { name: "input_cost_per_million", type: "number", step: "any", min: 0 })),
     field("Output $/1M tokens", h("input", { name: "output_cost_per_million", type: "number", step: "any", min: 0 })),
+    field("RPM", h("input", { name: "rpm", type: "number", min: 1 })),
+    field("Access groups (comma-separated)", h("input", { name: "access_groups" })),
     h("button", { type: "submit" }, "Add deployment"),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
     const values = formValues(form);
-    const params = fill({}, values, { strings: ["model", "api_base"], numbers: ["input_cost_per_million", "output_cost_per_million"] });
+    const params = fill({}, values, { strings: ["model", "api_base"], numbers: ["input_cost_per_million", "output_cost_per_million"], ints: ["rpm"] });
+    const info = fill({}, values, { lists: ["access_groups"] });
     try {
-      await api("/model/new", { method: "POST", body: { model_name: values.model_name, litellm_params: params, model_info: {} } });
+      await api("/model/new", { method: "POST", body: { model_name: values.model_name, litellm_params: params, model_info: info } });
       form.reset();
       await refresh();
     } catch (err) {
