@@ -223,3 +223,18 @@ async def test_a_password_session_acts_as_its_user(client) -> None:
     info = await client.get("/key/info", params={"key": key}, headers=admin)
     assert info.json()["revoked"] is True
     assert (await client.get("/key/list")).status_code == 401
+
+
+async def test_signing_in_again_ends_the_session_before(client) -> None:
+    csrf = (await login(client, MASTER))["csrf_token"]
+    old_cookie = client.cookies[SESSION]
+    key = (await client.post("/ui/api/playground/key", headers={"x-csrf-token": csrf})).json()
+    await login(client, MASTER)
+    assert client.cookies[SESSION] != old_cookie
+    admin = {"Authorization": f"Bearer {MASTER}"}
+    info = await client.get("/key/info", params={"key": key["key"]}, headers=admin)
+    assert info.json()["revoked"] is True  # the old session's playground key went with it
+    stale = httpx.AsyncClient(
+        transport=client._transport, base_url="http://gateway", cookies={SESSION: old_cookie}
+    )
+    assert (await stale.get("/key/list")).status_code == 401

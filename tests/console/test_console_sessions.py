@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
 from inferstack.console.sessions import (
     MemorySessionStore,
+    RedisSessionStore,
     Session,
     new_token,
     token_hash,
     unwrap,
     wrap,
 )
+from support.servers import free_port
+from support.services import wait_until
 
 
 def _session(token: str, expires_at: float) -> Session:
@@ -58,3 +68,55 @@ async def test_the_memory_store_expires_and_evicts() -> None:
     assert await store.get(token_hash(c)) is not None
     await store.delete(token_hash(c))
     assert await store.get(token_hash(c)) is None
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real ``redis-server`` on 127.0.0.1 and a free port, no persistence."""
+    port = free_port()
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def answers() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    try:
+        wait_until(answers, 20, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_the_redis_store_shares_sessions_and_expires_them(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    now = [1000.0]
+    one, other = Redis.from_url(redis_url), Redis.from_url(redis_url)  # two replicas
+    try:
+        first = RedisSessionStore(one, clock=lambda: now[0])
+        second = RedisSessionStore(other, clock=lambda: now[0])
+        token = new_token()
+        session = _session(token, expires_at=1010.0)
+        await first.put(session)
+        assert await second.get(token_hash(token)) == session
+        raw = await other.get("inferstack:console:session:" + token_hash(token))
+        assert token.encode() not in raw and b"sk-secret-1" not in raw
+        assert 0 < await other.ttl("inferstack:console:session:" + token_hash(token)) <= 10
+        now[0] = 1010.0
+        assert await second.get(token_hash(token)) is None  # expired by the clock too
+        now[0] = 1000.0
+        await second.delete(token_hash(token))
+        assert await first.get(token_hash(token)) is None
+    finally:
+        await one.aclose()
+        await other.aclose()

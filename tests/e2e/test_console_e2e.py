@@ -5,6 +5,7 @@ names the folder, else pytest's tmp dir); ``docs/console/`` holds the committed 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -165,6 +166,29 @@ def playground(tab: Page, gw: Gateway, secret: str, shots: Path) -> None:
     tab.screenshot(path=str(shots / "playground.png"), full_page=True)
 
 
+def json_mode_and_tools(tab: Page) -> None:
+    """JSON mode answers with a JSON object; with tools (choice required) the model calls one."""
+    tab.get_by_role("button", name="New chat").click()
+    tab.get_by_test_id("json-mode").check()
+    tab.get_by_label("Max tokens").fill("32")
+    chat(tab, "The capital of France as JSON:")
+    expect(tab.get_by_test_id("finish")).to_contain_text("tokens")
+    reply = tab.get_by_test_id("msg-assistant").locator(".content").inner_text()
+    assert reply.lstrip().startswith("{"), reply
+    tab.get_by_test_id("json-mode").uncheck()
+    tab.get_by_role("button", name="New chat").click()
+    tab.get_by_test_id("use-tools").check()
+    tab.get_by_label("Tool choice").select_option("required")
+    tab.get_by_label("Max tokens").fill("48")
+    chat(tab, "What is the weather in Paris?")
+    call = tab.get_by_test_id("tool-call").inner_text()
+    name, _, args = call.partition("(")
+    assert name == "get_weather", call
+    assert isinstance(json.loads(args.removesuffix(")"))["city"], str)
+    tab.get_by_test_id("use-tools").uncheck()
+    tab.get_by_role("button", name="New chat").click()
+
+
 def usage_shows(tab: Page, gw: Gateway, group_by: str, name: str) -> None:
     """The usage page, grouped by ``group_by``, until the rollups show ``name`` with spend."""
     tab.goto(gw.url + "/ui/#/usage")
@@ -233,6 +257,7 @@ def test_console_end_to_end_in_the_browser(
     create_team_and_user(tab, gateway, shots)
     secret = create_key(tab, gateway, shots)
     playground(tab, gateway, secret, shots)
+    json_mode_and_tools(tab)
 
     usage_shows(tab, gateway, "team", TEAM)
     tab.screenshot(path=str(shots / "usage.png"), full_page=True)

@@ -66,6 +66,9 @@ async def login(body: LoginRequest, request: Request, response: Response) -> dic
     except AuthenticationError:
         app.auth.throttle.failed(address)
         raise
+    previous = await app.auth.session(request)
+    if previous is not None:  # a new sign-in in this browser ends the one before
+        await app.auth.logout(*previous)
     response.set_cookie(
         COOKIE,
         token,

@@ -12,7 +12,7 @@ import * as usage from "./pages/usage.js";
 
 const PAGES = [
   { route: "keys", title: "Keys", page: keys },
-  { route: "teams", title: "Teams & users", page: teams, admin: true },
+  { route: "teams", title: "Teams & users", page: teams, teamAdmin: true },
   { route: "models", title: "Models", page: models, admin: true },
   { route: "usage", title: "Usage", page: usage },
   { route: "logs", title: "Logs", page: logs },
@@ -22,7 +22,9 @@ const PAGES = [
 const ctx = { me: null, config: { password_login: false, trace_url_template: null } };
 
 function visible() {
-  return PAGES.filter((p) => !p.admin || (ctx.me && ctx.me.is_admin));
+  const me = ctx.me || {};
+  const managesTeams = me.is_admin || (me.admin_team_ids || []).length > 0;
+  return PAGES.filter((p) => (!p.admin || me.is_admin) && (!p.teamAdmin || managesTeams));
 }
 
 function renderShell() {

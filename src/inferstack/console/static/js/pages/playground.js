@@ -48,6 +48,7 @@ export async function render(main) {
   const stream = h("input", { type: "checkbox", name: "stream", checked: true });
   const jsonMode = h("input", { type: "checkbox", name: "json", "data-testid": "json-mode" });
   const useTools = h("input", { type: "checkbox", name: "tools", "data-testid": "use-tools" });
+  const toolChoice = h("select", { name: "tool_choice", "aria-label": "Tool choice" }, ["auto", "required", "none"].map((c) => h("option", { value: c }, c)));
   const tools = h("textarea", { name: "tools_json", rows: 6 }, JSON.stringify(SAMPLE_TOOLS, null, 2));
   const send = h("button", { type: "submit", "data-testid": "send" }, "Send");
   const reset = h("button", { type: "button", class: "secondary" }, "New chat");
@@ -80,6 +81,7 @@ export async function render(main) {
       h("label", { class: "inline" }, stream, "Stream"),
       h("label", { class: "inline" }, jsonMode, "JSON mode"),
       h("label", { class: "inline" }, useTools, "Tools"),
+      toolChoice,
     ),
     h("details", {}, h("summary", {}, "System prompt and tools"), system, tools),
     chat,
@@ -117,7 +119,10 @@ export async function render(main) {
     };
     if (stream.checked) body.stream_options = { include_usage: true };
     if (jsonMode.checked) body.response_format = { type: "json_object" };
-    if (useTools.checked) body.tools = JSON.parse(tools.value);
+    if (useTools.checked) {
+      body.tools = JSON.parse(tools.value);
+      body.tool_choice = toolChoice.value;
+    }
     const response = await fetch("/v1/chat/completions", {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${await bearer(keyInput.value.trim())}` },

@@ -19,7 +19,7 @@ function submitter(form, error, send) {
   });
 }
 
-function teamSection(teams, users, refresh) {
+function teamSection(teams, users, refresh, canCreate, manages) {
   const error = h("p", { class: "error" });
   const form = h(
     "form",
@@ -39,7 +39,10 @@ function teamSection(teams, users, refresh) {
   });
   const userOptions = (users || []).map((u) => h("option", { value: u.user_id }, u.user_email || u.user_id));
   const members = (team) => {
-    const who = h("select", { name: "user_id" }, userOptions.map((o) => o.cloneNode(true)));
+    // an admin picks from the users; a team admin (who may not list users) types the id
+    const who = users
+      ? h("select", { name: "user_id" }, userOptions.map((o) => o.cloneNode(true)))
+      : h("input", { name: "user_id", placeholder: "user id", "aria-label": "user id" });
     const role = h("select", { name: "role" }, h("option", { value: "user" }, "member"), h("option", { value: "admin" }, "team admin"));
     const add = h("button", { class: "secondary", type: "button" }, "Add");
     add.addEventListener("click", async () => {
@@ -47,7 +50,8 @@ function teamSection(teams, users, refresh) {
       await refresh();
     });
     const list = (team.members_with_roles || []).map((m) => h("div", {}, `${m.user_id} (${m.role})`));
-    return h("div", {}, list, users && users.length ? h("div", { class: "row" }, who, role, add) : null);
+    const canAdd = manages(team) && (users === null || users.length > 0);
+    return h("div", {}, list, canAdd ? h("div", { class: "row" }, who, role, add) : null);
   };
   const rows = table(
     [
@@ -57,12 +61,12 @@ function teamSection(teams, users, refresh) {
       { label: "Spend / budget", num: true, value: (t) => `${money(t.spend)} / ${t.max_budget == null ? "∞" : money(t.max_budget)}` },
       { label: "Limits", value: (t) => [t.rpm_limit && `${t.rpm_limit} rpm`, t.tpm_limit && `${t.tpm_limit} tpm`].filter(Boolean).join(", ") || "—" },
       { label: "Members", value: members },
-      { label: "", value: (t) => armedButton("Delete", "Confirm delete", async () => { await api("/team/delete", { method: "POST", body: { team_ids: [t.team_id] } }); await refresh(); }) },
+      { label: "", value: (t) => (canCreate ? armedButton("Delete", "Confirm delete", async () => { await api("/team/delete", { method: "POST", body: { team_ids: [t.team_id] } }); await refresh(); }) : "") },
     ],
     teams,
     "No teams yet.",
   );
-  return h("div", { class: "card" }, h("h2", {}, "Teams"), form, error, rows);
+  return h("div", { class: "card" }, h("h2", {}, "Teams"), canCreate ? form : null, error, rows);
 }
 
 function userSection(users, refresh) {
@@ -97,19 +101,25 @@ function userSection(users, refresh) {
   return h("div", { class: "card" }, h("h2", {}, "Users"), form, error, rows);
 }
 
-export async function render(main) {
-  main.append(h("h1", {}, "Teams and users"));
+export async function render(main, ctx) {
+  const admin = ctx.me.can_write;
+  main.append(h("h1", {}, admin ? "Teams and users" : "Your teams"));
   const body = h("div");
   main.append(body);
   const refresh = async () => {
-    const [teams, users] = await Promise.all([optional("/team/list"), optional("/user/list")]);
+    const [teams, users] = await Promise.all([
+      optional("/team/list"),
+      ctx.me.is_admin ? optional("/user/list") : Promise.resolve({ users: null }),
+    ]);
     clear(body);
     if (teams === null || users === null) {
       body.append(h("p", { class: "muted" }, unavailable("Teams and users")));
       return;
     }
     const teamList = Array.isArray(teams) ? teams : teams.data || teams.teams || [];
-    body.append(teamSection(teamList, users.users, refresh), userSection(users.users, refresh));
+    const manages = (team) => admin || (ctx.me.admin_team_ids || []).includes(team.team_id);
+    body.append(teamSection(teamList, users.users, refresh, admin, manages));
+    if (admin) body.append(userSection(users.users, refresh));
   };
   await refresh();
 }
