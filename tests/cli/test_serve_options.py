@@ -39,12 +39,15 @@ def test_vllm_flags_use_vllm_names() -> None:
 
 
 def test_llamacpp_flags_keep_their_names() -> None:
-    assert engine_options(parse("--ctx-size", "2048", "--threads", "2")) == {
+    assert engine_options(parse("--ctx-size", "2048", "--threads", "2", "--copy-bias", "0")) == {
         "ctx_size": 2048,
         "threads": 2,
+        "copy_bias": 0.0,
     }
 
 
 def test_llamacpp_only_flags_are_refused_for_vllm() -> None:
     with pytest.raises(SystemExit, match="--threads does not apply"):
         engine_options(parse("--engine", "vllm", "--threads", "2"))
+    with pytest.raises(SystemExit, match="--copy-bias does not apply"):
+        engine_options(parse("--engine", "vllm", "--copy-bias", "1"))

@@ -35,6 +35,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads")
     p.add_argument("--batch-size", type=int, default=None, help="tokens per decode step")
     p.add_argument("--seed", type=int, default=None, help="default sampling seed")
+    p.add_argument(
+        "--copy-bias",
+        type=float,
+        default=None,
+        help="llama.cpp: logit bonus for JSON string values that repeat the user's message "
+        "(default 3.0; 0: off)",
+    )
     vllm = p.add_argument_group(
         "vLLM engine (--engine vllm; --ctx-size and --parallel set its "
         "max_model_len and max_num_seqs)"
@@ -101,7 +108,7 @@ _VLLM_FLAGS = (
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """Engine settings the user set on the command line, under the chosen engine's names."""
     if getattr(args, "engine", None) == "vllm":
-        for flag in ("threads", "batch_size"):
+        for flag in ("threads", "batch_size", "copy_bias"):
             if getattr(args, flag, None) is not None:
                 raise SystemExit(f"--{flag.replace('_', '-')} does not apply to --engine vllm")
         names = {"model_id": "model_id", "max_model_len": "ctx_size", "max_num_seqs": "parallel",
@@ -114,6 +121,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
             "threads": "threads",
             "batch_size": "batch_size",
             "seed": "seed",
+            "copy_bias": "copy_bias",
         }
     return {
         key: getattr(args, attr)

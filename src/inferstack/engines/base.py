@@ -43,6 +43,9 @@ class StructuredOutput:
     ``auto``: the model may answer or call a tool)."""
     param: str = "response_format"
     """The request field to name when the schema is refused."""
+    copy_from: str = ""
+    """Text the output's string values likely repeat (the user's message): engines that can
+    favour such spans do (llama.cpp: ``copy_bias``)."""
 
 
 @dataclass(slots=True)

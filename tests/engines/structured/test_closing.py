@@ -80,3 +80,14 @@ def test_a_completion_that_cannot_be_short_returns_none_within_the_fuel(
     search = ClosingSearch(vocab.bytes, max_choices=64)
     assert search.closing(matcher_after(vocab, schema, b'"'), JsonScan(in_string=True)) is None
     assert search.work <= search.fuel
+
+
+def test_the_scan_counts_the_bytes_of_the_string_being_written() -> None:
+    scan = JsonScan()
+    scan.feed(b'{"city": "Nai')
+    assert scan.in_string and scan.chars == 3
+    scan.feed(b'\\"r')
+    assert scan.chars == 6 and not scan.escaped
+    scan.feed(b'", "b": "')
+    assert scan.in_string and scan.chars == 0
+    assert scan.copy() == scan

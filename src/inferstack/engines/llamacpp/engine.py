@@ -18,6 +18,7 @@ from inferstack.engines.base import (
     StructuredOutput,
 )
 from inferstack.engines.chat_template import ChatTemplate
+from inferstack.engines.llamacpp.copying import SpanCopy
 from inferstack.engines.llamacpp.model import LlamaModel
 from inferstack.engines.llamacpp.sampling import build_sampler
 from inferstack.engines.llamacpp.scheduler import Outbox, Scheduler, Sequence
@@ -217,6 +218,15 @@ class LlamaCppEngine(Engine):
         assert vocab is not None
         grammar = vocab.compiler.compile(spec.schema, param=spec.param, lazy=spec.lazy)
         state = StructuredState(vocab, vocab.matcher(grammar), lazy=spec.lazy)
+        bonus = self.settings.copy_bias
+        if spec.copy_from and bonus > 0:
+            model = vocab.model
+            state.copy = SpanCopy(
+                spec.copy_from,
+                lambda text: model.tokenize(text, add_special=False, parse_special=False),
+                start_bonus=bonus,
+                follow_bonus=bonus,
+            )
         budget = params.max_tokens or room
         if not spec.lazy:
             smallest = state.minimal_closing()

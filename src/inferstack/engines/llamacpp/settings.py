@@ -72,6 +72,15 @@ class LlamaCppSettings(Settings):
         ),
     )
 
+    copy_bias: float = Field(
+        3.0,
+        ge=0.0,
+        description=(
+            "Logit bonus, inside JSON strings of tool calls and structured output, for tokens "
+            "that repeat a span of the user's message (0: off); see engines.llamacpp.copying."
+        ),
+    )
+
     @model_validator(mode="after")
     def _batch_holds_every_sequence(self) -> Self:
         if self.batch_size < self.parallel:

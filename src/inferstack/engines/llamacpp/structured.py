@@ -28,6 +28,7 @@ import llama_cpp as ll
 import llguidance
 import numpy as np
 
+from inferstack.engines.llamacpp.copying import SpanCopy
 from inferstack.engines.llamacpp.model import LlamaModel
 from inferstack.engines.structured import (
     ByteTokens,
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 CLOSING_MARGIN = 96
 """Bytes of slack past the last known closing length below which every token is checked."""
+_TAIL_BYTES = 512
+"""Output bytes kept for ``copy``: a longer string value gets no bonus."""
 
 
 class GrammarVocab:
@@ -107,6 +110,10 @@ class StructuredState:
     search: ClosingSearch = field(init=False)
     scan: JsonScan = field(default_factory=JsonScan)
     """Lexical position of the output so far (for closing searches)."""
+    copy: SpanCopy | None = None
+    """The bonus for string values that repeat the request, if the request gave a source."""
+    tail: bytearray = field(default_factory=bytearray)
+    """The end of the output so far (the string value being written, for ``copy``)."""
 
     def __post_init__(self) -> None:
         self.active = not self.lazy
@@ -152,7 +159,11 @@ class StructuredState:
         if not self.matcher.consume_token(token):
             raise RuntimeError(f"the grammar refused a masked token: {self.matcher.get_error()}")
         before = self.scan.copy()
-        self.scan.feed(self.vocab.model.token_piece(token))
+        piece = self.vocab.model.token_piece(token)
+        self.scan.feed(piece)
+        if self.copy is not None:
+            self.tail += piece
+            del self.tail[:-_TAIL_BYTES]
         known = self.closing
         if known is not None and not self.closing_stale:
             far = room_after > len(known) + CLOSING_MARGIN
@@ -171,7 +182,20 @@ class StructuredState:
             return True
         self.matcher.rollback(1)
         self.scan = before
+        if self.copy is not None:
+            del self.tail[len(self.tail) - len(piece) :]
         return False
+
+    def string_value(self) -> str | None:
+        """The JSON string being written, for ``copy``: its text so far (``""`` just after the
+        opening quote), or None outside a string, after an escape, or mid-character."""
+        scan = self.scan
+        if not self.active or not scan.in_string or scan.escaped or scan.chars > len(self.tail):
+            return None
+        try:
+            return bytes(self.tail[len(self.tail) - scan.chars :]).decode()
+        except UnicodeDecodeError:
+            return None
 
     def closing_text(self) -> bytes:
         """The closing of the committed state (searched again if stale)."""
@@ -237,6 +261,8 @@ def apply_mask(
         mask_logits(logits, words)
     else:
         logits[~state.allowed(words)] = -np.inf
+    if state.copy is not None and (value := state.string_value()) is not None:
+        state.copy.add_bonus(logits, value)
 
 
 def mask_logits(logits: np.ndarray, words: np.ndarray) -> None:

@@ -57,12 +57,13 @@ class ByteTokens:
 
 @dataclass
 class JsonScan:
-    """Where a JSON text stands lexically: inside a string (after an escape), and how many
-    letters or digits end it."""
+    """Where a JSON text stands lexically: inside a string (after an escape; ``chars``: bytes
+    of the string's content so far), and how many letters or digits end it."""
 
     in_string: bool = False
     escaped: bool = False
     run: int = 0
+    chars: int = 0
 
     def feed(self, data: bytes) -> None:
         for value in data:
@@ -73,13 +74,15 @@ class JsonScan:
                     self.escaped = True
                 elif value == 0x22:
                     self.in_string = False
+                if self.in_string:
+                    self.chars += 1
             elif value == 0x22:
-                self.in_string = True
+                self.in_string, self.chars = True, 0
             word = 0x30 <= value <= 0x39 or 0x41 <= value <= 0x5A or 0x61 <= value <= 0x7A
             self.run = self.run + 1 if word else 0
 
     def copy(self) -> JsonScan:
-        return JsonScan(self.in_string, self.escaped, self.run)
+        return JsonScan(self.in_string, self.escaped, self.run, self.chars)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from inferstack.engines.base import Engine, StructuredOutput
 from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 from inferstack.protocol import ChatCompletionRequest, FunctionCall, ToolCall
+from inferstack.protocol.messages import message_text
 from inferstack.serving.handlers.tool_schema import parse_tool_calls, tool_call_schema
 
 __all__ = ["MAX_PARALLEL_CALLS", "ToolPlan", "plan_output", "to_tool_calls"]
@@ -58,7 +59,9 @@ def plan_output(body: ChatCompletionRequest, engine: Engine) -> ToolPlan:
 
         schema = _call_schema(tools, name, parallel, check)
         lazy = choice == "auto"
-        structured = StructuredOutput(schema, lazy=lazy, param="tools")
+        structured = StructuredOutput(
+            schema, lazy=lazy, param="tools", copy_from=_last_user_text(body)
+        )
         engine.check_structured(structured)
         return ToolPlan(
             structured=structured,
@@ -70,12 +73,24 @@ def plan_output(body: ChatCompletionRequest, engine: Engine) -> ToolPlan:
         return ToolPlan(legacy=legacy)
     assert fmt is not None
     if fmt.type == "json_object":
-        structured = StructuredOutput(None)
+        structured = StructuredOutput(None, copy_from=_last_user_text(body))
     else:
         spec = fmt.json_schema  # type: ignore[union-attr]
-        structured = StructuredOutput(spec.schema_, param="response_format.json_schema.schema")
+        structured = StructuredOutput(
+            spec.schema_,
+            param="response_format.json_schema.schema",
+            copy_from=_last_user_text(body),
+        )
     engine.check_structured(structured)  # a 400 before any work starts
     return ToolPlan(structured=structured, legacy=legacy)
+
+
+def _last_user_text(body: ChatCompletionRequest) -> str:
+    """The latest user message's text: what tool arguments and extracted fields repeat."""
+    for message in reversed(body.messages):
+        if message.role == "user":
+            return message_text(message.content)  # type: ignore[arg-type]
+    return ""
 
 
 def _tools_and_choice(body: ChatCompletionRequest) -> tuple[list[dict[str, Any]], str, bool]:
