@@ -2,6 +2,7 @@
 
 import { api, ApiError, setCsrf } from "./api.js";
 import { clear, h } from "./dom.js";
+import * as audit from "./pages/audit.js";
 import * as keys from "./pages/keys.js";
 import * as login from "./pages/login.js";
 import * as logs from "./pages/logs.js";
@@ -17,6 +18,7 @@ const PAGES = [
   { route: "usage", title: "Usage", page: usage },
   { route: "logs", title: "Logs", page: logs },
   { route: "playground", title: "Playground", page: playground },
+  { route: "audit", title: "Audit", page: audit, admin: true },
 ];
 
 const ctx = { me: null, config: { password_login: false, trace_url_template: null } };

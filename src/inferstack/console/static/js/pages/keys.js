@@ -5,6 +5,8 @@ import { api, optional } from "../api.js";
 import { armedButton, clear, field, formValues, h, money, table, when } from "../dom.js";
 import { fill } from "./common.js";
 
+const PAGE = 50;
+
 function createForm(teams, users, onCreated) {
   const error = h("p", { class: "error" });
   const input = (name, props = {}) => h("input", { name, ...props });
@@ -22,7 +24,9 @@ function createForm(teams, users, onCreated) {
     field("Parallel requests", input("max_parallel_requests", { type: "number", min: 1 })),
     field("Expires after", input("duration", { placeholder: "7d (empty = never)" })),
     teams ? field("Team", select("team_id", teams.map((t) => [t.team_id, t.team_alias || t.team_id]))) : null,
-    users ? field("User", select("user_id", users.map((u) => [u.user_id, u.user_email || u.user_id]))) : null,
+    // a user id typed or picked from the first page of users (there may be thousands)
+    users ? field("User", h("input", { name: "user_id", list: "key-users", placeholder: "user id" })) : null,
+    users ? h("datalist", { id: "key-users" }, users.map((u) => h("option", { value: u.user_id }, u.user_email || u.user_id))) : null,
     h("button", { type: "submit" }, "Create key"),
   );
   form.addEventListener("submit", async (event) => {
@@ -97,13 +101,22 @@ export async function render(main, ctx) {
   // a team admin or a user makes keys too: the gateway lists and allows only their own
   const [teams, users] = await Promise.all([
     optional("/team/list"),
-    me.is_admin ? optional("/user/list") : Promise.resolve(null),
+    me.is_admin ? optional("/user/list", { query: { limit: PAGE } }) : Promise.resolve(null),
   ]);
   const secret = h("div");
   const listing = h("div", { class: "card" });
+  const pager = h("div", { class: "row" });
+  const cursors = [null]; // a page of 50 at a time, oldest first (the API's keyset order)
+  let page = 0;
   const refresh = async () => {
-    const { keys } = await api("/key/list", { query: { include_revoked: true } });
-    clear(listing).append(keyTable(keys.slice().reverse(), true, revoke));
+    const query = { include_revoked: true, limit: PAGE, cursor: cursors[page] || undefined };
+    const { keys, next_cursor: next } = await api("/key/list", { query });
+    cursors.length = page + 1;
+    if (next) cursors.push(next);
+    clear(listing).append(keyTable(keys, true, revoke));
+    clear(pager);
+    if (page > 0) pager.append(h("button", { class: "secondary", type: "button", onClick: () => { page -= 1; refresh(); } }, "← Previous"));
+    if (next) pager.append(h("button", { class: "secondary", type: "button", onClick: () => { page += 1; refresh(); } }, "Next →"));
   };
   const revoke = async (key) => {
     await api("/key/delete", { method: "POST", body: { key_ids: [key.key_id] } });
@@ -113,6 +126,6 @@ export async function render(main, ctx) {
     clear(secret).append(shownOnce(answer));
     await refresh();
   };
-  main.append(secret, createForm(teams, users && users.users, created), listing);
+  main.append(secret, createForm(teams, users && users.users, created), listing, pager);
   await refresh();
 }

@@ -4,6 +4,7 @@ import { api, optional } from "../api.js";
 import { armedButton, clear, field, formValues, h, money, table, when } from "../dom.js";
 import { fill, unavailable } from "./common.js";
 
+const PAGE = 50;
 const ROLES = ["internal_user", "internal_user_viewer", "proxy_admin_viewer", "proxy_admin"];
 
 function submitter(form, error, send) {
@@ -40,9 +41,7 @@ function teamSection(teams, users, refresh, canCreate, manages) {
   const userOptions = (users || []).map((u) => h("option", { value: u.user_id }, u.user_email || u.user_id));
   const members = (team) => {
     // an admin picks from the users; a team admin (who may not list users) types the id
-    const who = users
-      ? h("select", { name: "user_id" }, userOptions.map((o) => o.cloneNode(true)))
-      : h("input", { name: "user_id", placeholder: "user id", "aria-label": "user id" });
+    const who = h("input", { name: "user_id", list: "team-users", placeholder: "user id", "aria-label": "user id" });
     const role = h("select", { name: "role" }, h("option", { value: "user" }, "member"), h("option", { value: "admin" }, "team admin"));
     const add = h("button", { class: "secondary", type: "button" }, "Add");
     add.addEventListener("click", async () => {
@@ -50,7 +49,7 @@ function teamSection(teams, users, refresh, canCreate, manages) {
       await refresh();
     });
     const list = (team.members_with_roles || []).map((m) => h("div", {}, `${m.user_id} (${m.role})`));
-    const canAdd = manages(team) && (users === null || users.length > 0);
+    const canAdd = manages(team);
     return h("div", {}, list, canAdd ? h("div", { class: "row" }, who, role, add) : null);
   };
   const rows = table(
@@ -66,10 +65,11 @@ function teamSection(teams, users, refresh, canCreate, manages) {
     teams,
     "No teams yet.",
   );
-  return h("div", { class: "card" }, h("h2", {}, "Teams"), canCreate ? form : null, error, rows);
+  const known = h("datalist", { id: "team-users" }, userOptions);
+  return h("div", { class: "card" }, h("h2", {}, "Teams"), canCreate ? form : null, error, rows, known);
 }
 
-function userSection(users, refresh) {
+function userSection(users, refresh, pager) {
   const error = h("p", { class: "error" });
   const form = h(
     "form",
@@ -98,7 +98,7 @@ function userSection(users, refresh) {
     users,
     "No users yet.",
   );
-  return h("div", { class: "card" }, h("h2", {}, "Users"), form, error, rows);
+  return h("div", { class: "card" }, h("h2", {}, "Users"), form, error, rows, pager);
 }
 
 export async function render(main, ctx) {
@@ -106,10 +106,13 @@ export async function render(main, ctx) {
   main.append(h("h1", {}, admin ? "Teams and users" : "Your teams"));
   const body = h("div");
   main.append(body);
+  const cursors = [null]; // users a page at a time (there may be thousands)
+  let page = 0;
   const refresh = async () => {
+    const query = { limit: PAGE, cursor: cursors[page] || undefined };
     const [teams, users] = await Promise.all([
       optional("/team/list"),
-      ctx.me.is_admin ? optional("/user/list") : Promise.resolve({ users: null }),
+      ctx.me.is_admin ? optional("/user/list", { query }) : Promise.resolve({ users: null }),
     ]);
     clear(body);
     if (teams === null || users === null) {
@@ -119,7 +122,12 @@ export async function render(main, ctx) {
     const teamList = Array.isArray(teams) ? teams : teams.data || teams.teams || [];
     const manages = (team) => admin || (ctx.me.admin_team_ids || []).includes(team.team_id);
     body.append(teamSection(teamList, users.users, refresh, admin, manages));
-    if (admin) body.append(userSection(users.users, refresh));
+    cursors.length = page + 1;
+    if (users.next_cursor) cursors.push(users.next_cursor);
+    const pager = h("div", { class: "row" });
+    if (page > 0) pager.append(h("button", { class: "secondary", type: "button", onClick: () => { page -= 1; refresh(); } }, "← Previous users"));
+    if (users.next_cursor) pager.append(h("button", { class: "secondary", type: "button", onClick: () => { page += 1; refresh(); } }, "Next users →"));
+    if (admin) body.append(userSection(users.users, refresh, pager));
   };
   await refresh();
 }

@@ -9,14 +9,14 @@ import { unavailable } from "./common.js";
 const RANGES = { "1h": [3600, "minute"], "24h": [86400, "hour"], "7d": [7 * 86400, "hour"], "30d": [30 * 86400, "day"] };
 const TOP_SERIES = 5;
 
-/** Names to show for group ids: team and key aliases, user e-mails (ids where none). */
+/** Names to show for team ids (one bounded call); keys, users and models show their ids. */
 async function names(groupBy) {
   const out = new Map();
+  if (groupBy !== "team") return out;
   try {
-    if (groupBy === "team") for (const t of (await optional("/team/list")) || []) out.set(t.team_id, t.team_alias || t.team_id);
-    if (groupBy === "key") for (const k of ((await optional("/key/list", { query: { include_revoked: true } })) || { keys: [] }).keys) out.set(k.key_id, k.alias ? `${k.alias} (${k.key_hint})` : k.key_hint);
+    for (const t of (await optional("/team/list")) || []) out.set(t.team_id, t.team_alias || t.team_id);
   } catch {
-    // a caller who may not list them sees the ids
+    // a caller who may not list teams sees the ids
   }
   return out;
 }
