@@ -357,6 +357,7 @@ def _announce(record: dict[str, Any], path: Path) -> None:
         key = Path(gateway["api_key_file"]).read_text().strip()
         print(f"\nYour API key (also in {gateway['api_key_file']}, mode 0600): {key}")
         print(f"Master key file: {gateway['master_key_file']}")
+        print(f"Web console: {gateway['url']}/ui/ (sign in with either key)")
         example = EXAMPLE.format(
             base_url=gateway["base_url"], key=key, model=record["chat"]["model"]
         )

@@ -1,5 +1,5 @@
 // Building the page from data without markup: every string becomes a text node or an
-// attribute value, never HTML (no innerHTML anywhere), so data cannot inject elements.
+// attribute value, never markup (no HTML parsing of strings anywhere), so data cannot inject elements.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
