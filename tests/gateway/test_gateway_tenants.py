@@ -365,3 +365,84 @@ async def test_a_console_session_is_a_principal(gateway) -> None:
         await gateway.client.get("/user/list", headers={"cookie": "session=ann"})
     ).status_code == 403
     assert (await gateway.client.get("/user/info")).status_code == 401
+
+
+async def test_concurrent_requests_on_one_team_never_overspend_it(make_gateway, upstream) -> None:
+    """20 requests at once on three keys of one team, all in flight together (the upstream
+    holds every answer until the last request was admitted or refused): exactly the three
+    worst cases that fit in the team's budget are admitted."""
+    gate, arrived = asyncio.Event(), asyncio.Event()
+    waiting = 0
+    answer = upstream.handle
+
+    async def held(request: Any) -> Any:
+        nonlocal waiting
+        waiting += 1
+        arrived.set()
+        await gate.wait()
+        return await answer(request)
+
+    upstream.handle = held  # type: ignore[method-assign]
+    budget = 3 * _WORST + 0.5 * _COST  # room for three worst cases at once, not four
+    async with make_gateway() as gw:
+        await _ok(await post(gw, "/team/new", {"team_id": "t", "max_budget": budget}))
+        keys = [
+            (await _ok(await post(gw, "/key/generate", {"team_id": "t"})))["key"] for _ in range(3)
+        ]
+        calls = [asyncio.ensure_future(raw_chat(gw, keys[i % 3])) for i in range(20)]
+
+        async def all_settled_or_waiting() -> None:
+            while waiting + sum(c.done() for c in calls) < len(calls):
+                arrived.clear()
+                signal = asyncio.ensure_future(arrived.wait())
+                pending = [c for c in calls if not c.done()]
+                await asyncio.wait([signal, *pending], return_when=asyncio.FIRST_COMPLETED)
+                signal.cancel()
+
+        await asyncio.wait_for(all_settled_or_waiting(), 10)
+        gate.set()
+        codes = await asyncio.gather(*calls)
+        assert codes.count(200) == 3 and codes.count(429) == 17
+        await gw.gw.recorder.flush()
+        info = await _ok(await get(gw, "/team/info", team_id="t"))
+        assert info["team_info"]["spend"] == pytest.approx(3 * _COST)
+
+
+_WRITES = [
+    ("/team/new", {"team_id": "x"}),
+    ("/team/update", {"team_id": "t", "max_budget": 1}),
+    ("/team/delete", {"team_ids": ["t"]}),
+    ("/team/member_add", {"team_id": "t", "member": {"user_id": "ann"}}),
+    ("/team/member_delete", {"team_id": "t", "user_id": "ann"}),
+    ("/user/new", {"user_id": "x"}),
+    ("/user/update", {"user_id": "ann", "max_budget": 1}),
+    ("/user/delete", {"user_ids": ["ann"]}),
+    ("/model/new", {"model_name": "m", "litellm_params": {"api_base": "http://h/v1"}}),
+    ("/model/update", {"model_id": "a"}),
+    ("/model/delete", {"id": "a"}),
+]
+_READS_ALL = ["/user/list", "/audit", "/model/info", "/spend/keys", "/spend/summary", "/spend/logs"]
+
+
+async def test_every_admin_route_refuses_roles_below_it(gateway) -> None:
+    """Each mutating admin route and each role that may not use it: 403, and nothing changes."""
+    await _ok(await post(gateway, "/team/new", {"team_id": "t"}))
+    callers = {
+        "viewer": await user_key(gateway, "vic", role="proxy_admin_viewer"),
+        "internal": await user_key(gateway, "ann"),
+        "internal_viewer": await user_key(gateway, "rita", role="internal_user_viewer"),
+        "bare key": await gateway.new_key(),
+    }
+    before = (await _ok(await get(gateway, "/audit", limit=1)))["data"][0]["id"]
+    for role, key in callers.items():
+        for path, body in _WRITES:
+            response = await post(gateway, path, body, key=key)
+            assert response.status_code == 403, (role, path, response.text)
+            assert response.json()["error"]["type"] == "permission_error"
+        for path in _READS_ALL:
+            response = await get(gateway, path, key=key)
+            expected = 200 if role == "viewer" else 403
+            assert response.status_code == expected, (role, path, response.text)
+    assert (await _ok(await get(gateway, "/audit", limit=1)))["data"][0]["id"] == before
+    for path, _ in _WRITES:
+        assert (await gateway.client.post(path, json={})).status_code == 401
