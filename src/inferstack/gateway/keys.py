@@ -6,12 +6,11 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from inferstack.errors import (
     AuthenticationError,
@@ -31,6 +30,7 @@ from inferstack.gateway.key_access import (
     owner_fields,
     visible_keys,
 )
+from inferstack.gateway.key_records import add_scopes, key_info, key_record
 from inferstack.gateway.key_types import (
     KeyGenerateRequest,
     KeyInfo,
@@ -45,98 +45,7 @@ from inferstack.gateway.settings import OrgLimits
 
 __all__ = ["KeyService", "key_info"]
 
-_N = TypeVar("_N", int, float)
 _MASTER = Principal.master()
-
-
-def key_info(row: VirtualKey) -> KeyInfo:
-    """What the admin API shows of a key row."""
-    return KeyInfo(
-        key_id=row.id,
-        key_hint=row.key_hint,
-        alias=row.alias,
-        models=list(row.models or []),
-        expires_at=row.expires_at,
-        max_budget=row.max_budget,
-        budget_duration_s=row.budget_period_s,
-        budget_reset_at=row.budget_reset_at,
-        spend=row.spend,
-        rpm_limit=row.rpm_limit,
-        tpm_limit=row.tpm_limit,
-        max_parallel_requests=row.max_parallel_requests,
-        metadata=dict(row.metadata_ or {}),
-        revoked=row.revoked,
-        created_at=row.created_at,
-        user_id=row.user_id,
-        team_id=row.team_id,
-    )
-
-
-_info = key_info
-
-
-def _tightest(*limits: _N | None) -> _N | None:
-    given = [limit for limit in limits if limit is not None]
-    return min(given) if given else None
-
-
-def _record(row: VirtualKey, org: OrgLimits) -> KeyRecord:
-    return KeyRecord(
-        key_id=row.id,
-        models=list(row.models or []),
-        expires_at=row.expires_at,
-        max_budget=_tightest(row.max_budget, org.max_budget),
-        budget_period_s=row.budget_period_s,
-        budget_reset_at=row.budget_reset_at,
-        spend=row.spend,
-        rpm_limit=_tightest(row.rpm_limit, org.rpm_limit),
-        tpm_limit=_tightest(row.tpm_limit, org.tpm_limit),
-        max_parallel_requests=_tightest(row.max_parallel_requests, org.max_parallel_requests),
-        revoked=row.revoked,
-        alias=row.alias,
-        record_content=(row.metadata_ or {}).get("record_content") is True,
-        user_id=row.user_id,
-        team_id=row.team_id,
-    )
-
-
-async def _reset_team(session: AsyncSession, team: Team, now: datetime) -> None:
-    if team.budget_period_s and team.budget_reset_at and team.budget_reset_at <= now:
-        # Guarded by the old reset time, so replicas racing here reset only once.
-        await session.execute(
-            update(Team)
-            .where(Team.id == team.id, Team.budget_reset_at == team.budget_reset_at)
-            .values(spend=0.0, budget_reset_at=now + timedelta(seconds=team.budget_period_s))
-        )
-        await session.commit()
-        await session.refresh(team)
-
-
-async def _scopes(session: AsyncSession, row: VirtualKey, record: KeyRecord) -> None:
-    """The key's team and user limits and allowed models, on ``record``."""
-    if row.team_id is not None:
-        team = await session.get(Team, row.team_id)
-        if team is not None:
-            await _reset_team(session, team, utcnow())
-            record.scopes.append(
-                LimitScope(
-                    kind="team",
-                    id=team.id,
-                    max_budget=team.max_budget,
-                    spend=team.spend,
-                    budget_reset_at=team.budget_reset_at,
-                    rpm_limit=team.rpm_limit,
-                    tpm_limit=team.tpm_limit,
-                )
-            )
-            record.model_sets.append(list(team.models or []))
-    if row.user_id is not None:
-        user = await session.get(User, row.user_id)
-        if user is not None:
-            record.scopes.append(
-                LimitScope(kind="user", id=user.id, max_budget=user.max_budget, spend=user.spend)
-            )
-            record.model_sets.append(list(user.models or []))
 
 
 class KeyService:
@@ -246,8 +155,8 @@ class KeyService:
                 )
                 await session.commit()
                 await session.refresh(row)
-            record = _record(row, self._org)
-            await _scopes(session, row, record)
+            record = key_record(row, self._org)
+            await add_scopes(session, row, record)
         record.access = self._access
 
         # NOTE: after the session has closed (its exit awaits): no spend may be added between
