@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from inferstack.gateway.db import SpendLog, UsageRollup
+from inferstack.gateway.rollups import floor_to
 from inferstack.gateway.usage import Usage, UsageEntry, UsageRecorder
 from inferstack.gateway.usage_reports import spans
 
@@ -91,7 +92,7 @@ async def test_usage_rollups_answer_every_grouping(gateway) -> None:
             assert rolled == logged == 6
     too_many = await gateway.client.get(
         "/usage/timeseries",
-        params={"granularity": "minute", "start": "2026-01-01T00:00:00Z"},
+        params={"granularity": "hour", "start": "2020-01-01T00:00:00Z"},
         headers=admin,
     )
     assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "granularity"
@@ -224,3 +225,61 @@ def test_spans_cover_a_range_exactly_with_the_fewest_buckets() -> None:
         assert covered == end
         buckets = sum((hi - lo) // step[g] for g, lo, hi in parts)
         assert buckets <= 2 * 59 + 2 * 23 + (end - start).days + 1
+
+
+def test_spans_keep_off_pruned_minute_rollups() -> None:
+    kept = datetime(2026, 3, 5, 10, 30, tzinfo=UTC)
+    start, end = datetime(2026, 3, 1, 7, 13, tzinfo=UTC), datetime(2026, 3, 6, 9, 41, tzinfo=UTC)
+    parts = spans(start, end, minutes_since=kept)
+    assert parts[0][1] == datetime(2026, 3, 1, 7, tzinfo=UTC)  # widened to the hour
+    assert all(lo >= kept for g, lo, _ in parts if g == "minute")
+    assert parts[-1] == ("minute", datetime(2026, 3, 6, 9, tzinfo=UTC), end)
+    old = spans(start, datetime(2026, 3, 2, 9, 41, tzinfo=UTC), minutes_since=kept)
+    assert all(g != "minute" for g, _, _ in old)
+    assert old[-1][2] == datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+async def test_minute_rollups_are_pruned_after_their_retention(make_gateway) -> None:
+    async with make_gateway(usage_minute_rollups_h=1) as gw:
+        await gw.gw.retention.stop()  # this test prunes by itself
+        recorder = UsageRecorder(gw.gw.db)
+        now = datetime.now(UTC)
+        entries = [
+            UsageEntry(
+                request_id=f"r{i}",
+                key_id="k",
+                endpoint="/chat/completions",
+                model_group="chat",
+                deployment="a",
+                usage=Usage(1, 1),
+                latency_s=0.1,
+                ttft_s=None,
+                cost=1.0,
+                status_code=200,
+                created_at=at,
+            )
+            for i, at in enumerate([now - timedelta(hours=5), now - timedelta(minutes=5)])
+        ]
+        await recorder._write(entries)
+        assert await gw.gw.retention.prune() == 2  # the old minute: its key and model rows
+        async with gw.gw.db.session() as session:
+            left = (
+                await session.execute(
+                    select(UsageRollup.granularity, func.count()).group_by(UsageRollup.granularity)
+                )
+            ).all()
+        same_day = floor_to(now - timedelta(hours=5), "day") == floor_to(now, "day")
+        assert dict(left) == {"minute": 2, "hour": 4, "day": 2 if same_day else 4}
+        # a range reaching before the horizon still counts both requests (its old edge is
+        # summed from whole hours)
+        start = (now - timedelta(hours=6)).isoformat()
+        top = await gw.client.get(
+            "/usage/top", params={"group_by": "model", "start": start}, headers=gw.auth()
+        )
+        assert top.json()["data"][0]["requests"] == 2
+        refused = await gw.client.get(
+            "/usage/timeseries",
+            params={"granularity": "minute", "start": start},
+            headers=gw.auth(),
+        )
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "start"

@@ -1,7 +1,8 @@
 """Generate a console-sized gateway database in PostgreSQL, in SQL (``generate_series``), fast:
 users, teams and members, virtual keys, spend log rows over the last ``days``, and the usage
 rollups the gateway would have kept for them (the same buckets and groups as
-``inferstack.gateway.rollups``).
+``inferstack.gateway.rollups``; minute rollups for the last ``minute_hours`` only, as the
+gateway's retention keeps them).
 
 The schema is the gateway's own (its migrations ran first). Keys are ``key_000000`` …, each
 owned by user ``i % users`` whose team is ``user % teams``; traffic is skewed towards low key
@@ -27,6 +28,7 @@ class DataSpec:
     teams: int = 100
     days: int = 30
     audit: int = 10_000
+    minute_hours: float = 72.0  # the gateway's usage_minute_rollups_h: older ones are pruned
 
 
 def _user(expr: str) -> str:
@@ -99,10 +101,12 @@ _DIMS = {
 }
 
 
-def _rollups() -> list[str]:
+def _rollups(s: DataSpec) -> list[str]:
     out = []
     for granularity in ("minute", "hour", "day"):
         for dim, (group, team, user, where) in _DIMS.items():
+            if granularity == "minute":
+                where += f" AND created_at >= now() - interval '{s.minute_hours} hours'"
             out.append(
                 f"""INSERT INTO usage_rollups (granularity, bucket, dim, group_id, model_group,
                     team_id, user_id, requests, prompt_tokens, completion_tokens, cost, errors)
@@ -159,7 +163,7 @@ async def generate(conn: Any, spec: DataSpec, log: Any = None) -> dict[str, floa
     await phase("tenants and keys", _tenants(spec))
     rebuild = await _without_indexes(conn, ["spend_logs", "usage_rollups"])
     await phase("spend logs", [_spend_logs(spec)])
-    await phase("rollups", _rollups())
+    await phase("rollups", _rollups(spec))
     await phase("indexes", rebuild)
     await phase("analyze", ["ANALYZE"])
     return timings

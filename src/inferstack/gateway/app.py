@@ -32,6 +32,7 @@ from inferstack.gateway.middleware import RequestIdMiddleware
 from inferstack.gateway.models_admin import ModelRegistry
 from inferstack.gateway.outbox import Outbox
 from inferstack.gateway.proxy import Proxy
+from inferstack.gateway.rollup_retention import MinuteRetention
 from inferstack.gateway.routes import keys, models, openai, ops, spend, teams, usage, users
 from inferstack.gateway.routing import make_strategy
 from inferstack.gateway.settings import GatewaySettings
@@ -74,6 +75,7 @@ class Gateway:
     audit: AuditTrail
     usage: UsageReports
     models: ModelRegistry
+    retention: MinuteRetention
     redis: Any = None
     own_telemetry: bool = False
     sessions: SessionLookup | None = None
@@ -84,8 +86,10 @@ class Gateway:
         await self.models.start()
         self.recorder.start()
         self.health.start()
+        self.retention.start()
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.models.stop()
         await self.health.stop()
         await self.settlement.drain()
@@ -142,6 +146,7 @@ def _build(
     db = Database(settings.resolved_database_url())
     pool = DeploymentPool(settings)
     registry = ModelRegistry(db, pool, refresh_s=settings.models_refresh_s)
+    retention = MinuteRetention(db, settings.usage_minute_rollups_h)
     key_service = KeyService(
         db,
         master_key or _master_key(settings),
@@ -224,7 +229,8 @@ def _build(
         users=UserService(db, on_change=key_service.forget_all),
         teams=TeamService(db, on_change=key_service.forget_all),
         audit=AuditTrail(db),
-        usage=UsageReports(db),
+        usage=UsageReports(db, retention=retention),
+        retention=retention,
         models=registry,
         redis=redis,
         own_telemetry=own_telemetry,

@@ -274,6 +274,12 @@ class GatewaySettings(Settings):
         description="How often a replica re-reads the models added at run time (/model/new) "
         "by other replicas; its own changes apply at once",
     )
+    usage_minute_rollups_h: float = Field(
+        default=72.0,
+        gt=0,
+        description="How long per-minute usage rollups are kept (hour and day rollups and the "
+        "request log stay); minute series and ranges' minute edges reach back this far",
+    )
     org_limits: OrgLimits = Field(
         default_factory=OrgLimits, description="Limits every key is held to at most"
     )

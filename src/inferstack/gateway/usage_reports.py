@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from inferstack.errors import InvalidRequestError
 from inferstack.gateway.db import Database, UsageRollup
 from inferstack.gateway.db.tables import utcnow
+from inferstack.gateway.rollup_retention import MinuteRetention
 from inferstack.gateway.rollups import STEP, floor_to
 from inferstack.gateway.usage_scope import UsageFilters
 
@@ -77,11 +78,19 @@ def _plan(group_by: str, f: UsageFilters) -> _Plan:
     return _Plan(dim=dim, group=column[group_by], where=where)
 
 
-def spans(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
+def spans(
+    start: datetime, end: datetime, minutes_since: datetime | None = None
+) -> list[tuple[str, datetime, datetime]]:
     """``[start, end)`` as whole days, with whole hours and minutes at its edges: the fewest
     rollup rows that sum to exactly that range, widened to whole minutes (every minute bucket
-    that overlaps it)."""
-    start, end = floor_to(start, "minute"), _ceil_minute(end)
+    that overlaps it). An edge before ``minutes_since`` (minute rollups are kept only that
+    long) is widened to whole hours instead."""
+    start, end = floor_to(start, "minute"), _ceil(end, "minute")
+    if minutes_since is not None:
+        if start < minutes_since:
+            start = floor_to(start, "hour")
+        if floor_to(end, "hour") < minutes_since:
+            end = _ceil(end, "hour")
     out: list[tuple[str, datetime, datetime]] = []
 
     def cover(lo: datetime, hi: datetime, granularity: str) -> None:
@@ -105,9 +114,9 @@ def spans(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]
     return out
 
 
-def _ceil_minute(at: datetime) -> datetime:
-    floor = floor_to(at, "minute")
-    return floor if floor == at else floor + STEP["minute"]
+def _ceil(at: datetime, granularity: str) -> datetime:
+    floor = floor_to(at, granularity)
+    return floor if floor == at else floor + STEP[granularity]
 
 
 def _window(
@@ -131,8 +140,12 @@ def _measures() -> list[Any]:
 
 
 class UsageReports:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, retention: MinuteRetention | None = None) -> None:
         self._db = db
+        self._retention = retention
+
+    def _minutes_since(self) -> datetime | None:
+        return self._retention.horizon() if self._retention is not None else None
 
     def _top_query(
         self, group_by: str, f: UsageFilters, start: datetime, end: datetime, limit: int
@@ -196,6 +209,13 @@ class UsageReports:
         """Per bucket of ``granularity``, the ``limit`` costliest groups of the range."""
         start, end = _window(start, end, _DEFAULT_RANGE[granularity])
         first = floor_to(start, granularity)
+        kept = self._minutes_since()
+        if granularity == "minute" and kept is not None and first < floor_to(kept, "minute"):
+            raise InvalidRequestError(
+                f"minute rollups are kept for {self._retention.hours:g} h (since "  # type: ignore[union-attr]
+                f"{kept.isoformat()}); start later or choose hour",
+                param="start",
+            )
         if (end - first) / STEP[granularity] > MAX_BUCKETS:
             raise InvalidRequestError(
                 f"{granularity} buckets from {start.isoformat()} to {end.isoformat()} are more "
