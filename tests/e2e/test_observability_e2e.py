@@ -226,6 +226,37 @@ def test_a_request_is_one_trace_in_phoenix(stack: Stack) -> None:
     assert s["gen_ai.usage.input_tokens"] > 0
 
 
+def test_the_console_links_a_request_to_its_trace_in_phoenix(stack: Stack) -> None:
+    """The console's request log links to the request's trace, which Phoenix opens."""
+    from playwright.sync_api import expect, sync_playwright
+
+    gateway = stack.record["gateway"]
+    phoenix = stack.record["phoenix"]["url"]
+    trace = "7a1f0e9d2c3b4a5968778695a4b3c2d1"
+    r = stack.chat(gateway["base_url"], stack.key, traceparent=f"00-{trace}-{PARENT}-01")
+    assert r.status_code == 200, r.text
+    wait_for(lambda: phoenix_spans(stack, trace), 60, "the trace in Phoenix")
+    master = Path(gateway["master_key_file"]).read_text().strip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless"])
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(gateway["url"] + "/ui/")
+            page.get_by_label("API key (master or virtual)").fill(master)
+            page.get_by_role("button", name="Sign in", exact=True).click()
+            page.get_by_test_id("who").wait_for()
+            page.goto(gateway["url"] + "/ui/#/logs")
+            link = page.get_by_test_id("trace-link").first
+            assert link.get_attribute("href") == f"{phoenix}/redirects/traces/{trace}"
+            page.goto(f"{phoenix}/redirects/traces/{trace}")
+            # Phoenix finds the trace's project and opens the trace there
+            page.wait_for_url(lambda url: "/projects/" in url and url.endswith(f"/traces/{trace}"))
+            expect(page.get_by_text(f"chat {stack.model}").first).to_be_visible(timeout=120_000)
+        finally:
+            browser.close()
+
+
 def _dep(stack: Stack) -> str:
     return f"{stack.model}/0"
 

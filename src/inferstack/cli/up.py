@@ -248,8 +248,12 @@ def _gateway(
         }
         for name, info in servers.items()
     }
+    settings: dict[str, Any] = {"model_groups": groups}
+    phoenix = stack.env.get("INFERSTACK_TELEMETRY_PHOENIX_URL")
+    if phoenix:  # the console's request logs link each request to its trace in Phoenix
+        settings["console"] = {"trace_url_template": f"{phoenix}/redirects/traces/{{trace_id}}"}
     config = args.state_dir / "gateway.yaml"
-    write_private(config, yaml.safe_dump({"model_groups": groups}))
+    write_private(config, yaml.safe_dump(settings))
     process = stack.start(
         "gateway",
         [
