@@ -238,3 +238,20 @@ async def test_signing_in_again_ends_the_session_before(client) -> None:
         transport=client._transport, base_url="http://gateway", cookies={SESSION: old_cookie}
     )
     assert (await stale.get("/key/list")).status_code == 401
+
+
+async def test_a_viewer_reads_but_gets_no_playground_key(client) -> None:
+    admin = {"Authorization": f"Bearer {MASTER}"}
+    user = {"user_id": "vic", "user_role": "internal_user_viewer", "password": "viewer pass 7"}
+    assert (await client.post("/user/new", json=user, headers=admin)).status_code == 200
+    answer = await client.post(
+        "/ui/api/login", json={"username": "vic", "password": "viewer pass 7"}
+    )
+    body = answer.json()
+    assert body["principal"]["role"] == "internal_user_viewer"
+    assert not body["principal"]["makes_keys"]
+    csrf = {"x-csrf-token": body["csrf_token"]}
+    assert (await client.get("/usage/top")).status_code == 200  # own usage
+    refused = await client.post("/ui/api/playground/key", headers=csrf)
+    assert refused.status_code == 403 and refused.json()["error"]["type"] == "permission_error"
+    assert (await client.post("/key/generate", json={}, headers=csrf)).status_code == 403

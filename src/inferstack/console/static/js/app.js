@@ -17,7 +17,7 @@ const PAGES = [
   { route: "models", title: "Models", page: models, admin: true },
   { route: "usage", title: "Usage", page: usage },
   { route: "logs", title: "Logs", page: logs },
-  { route: "playground", title: "Playground", page: playground },
+  { route: "playground", title: "Playground", page: playground, chats: true },
   { route: "audit", title: "Audit", page: audit, admin: true },
 ];
 
@@ -26,7 +26,9 @@ const ctx = { me: null, config: { password_login: false, trace_url_template: nul
 function visible() {
   const me = ctx.me || {};
   const managesTeams = me.is_admin || (me.admin_team_ids || []).length > 0;
-  return PAGES.filter((p) => (!p.admin || me.is_admin) && (!p.teamAdmin || managesTeams));
+  // a viewer signed in by password has no key to chat with (and may not mint one)
+  const chats = me.session === "key" || me.session === "master" || me.makes_keys;
+  return PAGES.filter((p) => (!p.admin || me.is_admin) && (!p.teamAdmin || managesTeams) && (!p.chats || chats));
 }
 
 function renderShell() {
