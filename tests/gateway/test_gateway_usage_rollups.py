@@ -206,7 +206,7 @@ async def test_a_replayed_batch_is_not_counted_twice(gateway) -> None:
                 )
             )
         ).all()
-    assert sorted(rows) == [("model", 1, 1), ("team", 1, 1)]
+    assert sorted(rows) == [("model", 1, 1), ("team", 1, 1), ("team", 1, 1)]  # chat, and all
 
 
 def test_spans_cover_a_range_exactly_with_the_fewest_buckets() -> None:
@@ -261,7 +261,8 @@ async def test_minute_rollups_are_pruned_after_their_retention(make_gateway) -> 
             for i, at in enumerate([now - timedelta(hours=5), now - timedelta(minutes=5)])
         ]
         await recorder._write(entries)
-        assert await gw.gw.retention.prune() == 2  # the old minute: its key and model rows
+        # the old minute: its key rows (for chat, and for all models) and its model row
+        assert await gw.gw.retention.prune() == 3
         async with gw.gw.db.session() as session:
             left = (
                 await session.execute(
@@ -269,7 +270,7 @@ async def test_minute_rollups_are_pruned_after_their_retention(make_gateway) -> 
                 )
             ).all()
         same_day = floor_to(now - timedelta(hours=5), "day") == floor_to(now, "day")
-        assert dict(left) == {"minute": 2, "hour": 4, "day": 2 if same_day else 4}
+        assert dict(left) == {"minute": 3, "hour": 6, "day": 3 if same_day else 6}
         # a range reaching before the horizon still counts both requests (its old edge is
         # summed from whole hours)
         start = (now - timedelta(hours=6)).isoformat()

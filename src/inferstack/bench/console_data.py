@@ -107,15 +107,20 @@ def _rollups(s: DataSpec) -> list[str]:
         for dim, (group, team, user, where) in _DIMS.items():
             if granularity == "minute":
                 where += f" AND created_at >= now() - interval '{s.minute_hours} hours'"
-            out.append(
-                f"""INSERT INTO usage_rollups (granularity, bucket, dim, group_id, model_group,
-                    team_id, user_id, requests, prompt_tokens, completion_tokens, cost, errors)
-                SELECT '{granularity}', date_trunc('{granularity}', created_at), '{dim}',
-                    {group}, model_group, {team}, {user}, count(*), sum(prompt_tokens),
-                    sum(completion_tokens), sum(cost), sum((status_code >= 400)::int)
-                FROM spend_logs WHERE {where}
-                GROUP BY date_trunc('{granularity}', created_at), {group}, model_group"""
-            )
+            # per model, and (but for the model rows) summed over every model
+            for model, by in [("model_group", ", model_group")] + (
+                [("'*'", "")] if dim != "model" else []
+            ):
+                out.append(
+                    f"""INSERT INTO usage_rollups (granularity, bucket, dim, group_id,
+                        model_group, team_id, user_id, requests, prompt_tokens,
+                        completion_tokens, cost, errors)
+                    SELECT '{granularity}', date_trunc('{granularity}', created_at), '{dim}',
+                        {group}, {model}, {team}, {user}, count(*), sum(prompt_tokens),
+                        sum(completion_tokens), sum(cost), sum((status_code >= 400)::int)
+                    FROM spend_logs WHERE {where}
+                    GROUP BY date_trunc('{granularity}', created_at), {group}{by}"""
+                )
     return out
 
 

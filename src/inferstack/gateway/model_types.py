@@ -43,7 +43,9 @@ class _Body(BaseModel):
 class ModelNewRequest(_Body):
     """Body of ``POST /model/new``."""
 
-    model_name: str = Field(min_length=1, max_length=255, description="The public model name")
+    model_name: str = Field(
+        min_length=1, max_length=255, pattern=r"^[^*]+$", description="The public model name"
+    )
     litellm_params: dict[str, Any] = Field(description="model, api_base, api_key, rpm, tpm, …")
     model_info: dict[str, Any] = Field(
         default_factory=dict, description="id, access_groups and free-form fields"
@@ -54,7 +56,7 @@ class ModelUpdateRequest(_Body):
     """Body of ``POST /model/update``: ``litellm_params`` and ``model_info`` are merged."""
 
     model_id: str
-    model_name: str | None = Field(default=None, min_length=1, max_length=255)
+    model_name: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^*]+$")
     litellm_params: dict[str, Any] | None = None
     model_info: dict[str, Any] | None = None
 

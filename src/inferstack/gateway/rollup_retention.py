@@ -38,7 +38,7 @@ class MinuteRetention:
     async def prune(self, now: datetime | None = None) -> int:
         """Delete what is past the horizon; returns the number of rows deleted."""
         horizon, total = self.horizon(now), 0
-        for dim in DIMS:  # one index range (granularity, dim, bucket) per dimension
+        for dim in DIMS:  # through the scan index (granularity, dim, …), one dimension at a time
             while True:
                 old = (
                     select(UsageRollup.id)

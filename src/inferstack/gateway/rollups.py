@@ -3,7 +3,9 @@ written (the same transaction as the spend log rows, so a replayed entry is neve
 twice: the recorder skips entries already logged, and their rollups with them).
 
 Every row is split by model too, and key rows carry the key's team and user, so the console can
-show a team's usage by model, or a user only their own keys, from rollups alone.
+show a team's usage by model, or a user only their own keys, from rollups alone. Key, team and
+user rows are also kept summed over all models (``model_group`` = :data:`ALL_MODELS`), which
+is what a ranking or series not filtered by model reads: fewer rows.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from inferstack.gateway.db import UsageRollup
 if TYPE_CHECKING:
     from inferstack.gateway.usage import UsageEntry
 
-__all__ = ["DIMS", "GRANULARITIES", "STEP", "add_rollups", "aggregate", "floor_to"]
+__all__ = ["ALL_MODELS", "DIMS", "GRANULARITIES", "STEP", "add_rollups", "aggregate", "floor_to"]
+
+ALL_MODELS = "*"
 
 GRANULARITIES = ("minute", "hour", "day")
 DIMS = ("key", "team", "user", "model")
@@ -73,15 +77,17 @@ def aggregate(entries: Iterable[UsageEntry]) -> dict[tuple[Any, ...], _Sums]:
         for granularity in GRANULARITIES:
             bucket = floor_to(e.created_at, granularity)
             for dim, group_id, team_id, user_id in _groups(e):
-                key = (granularity, dim, group_id, e.model_group, bucket)
-                s = sums.get(key)
-                if s is None:
-                    s = sums[key] = _Sums(team_id, user_id)
-                s.requests += 1
-                s.prompt_tokens += e.usage.prompt_tokens
-                s.completion_tokens += e.usage.completion_tokens
-                s.cost += e.cost
-                s.errors += 1 if e.status_code >= 400 else 0
+                models = (e.model_group,) if dim == "model" else (e.model_group, ALL_MODELS)
+                for model in models:
+                    key = (granularity, dim, group_id, model, bucket)
+                    s = sums.get(key)
+                    if s is None:
+                        s = sums[key] = _Sums(team_id, user_id)
+                    s.requests += 1
+                    s.prompt_tokens += e.usage.prompt_tokens
+                    s.completion_tokens += e.usage.completion_tokens
+                    s.cost += e.cost
+                    s.errors += 1 if e.status_code >= 400 else 0
     return sums
 
 

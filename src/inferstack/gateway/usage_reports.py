@@ -17,7 +17,7 @@ from inferstack.errors import InvalidRequestError
 from inferstack.gateway.db import Database, UsageRollup
 from inferstack.gateway.db.tables import utcnow
 from inferstack.gateway.rollup_retention import MinuteRetention
-from inferstack.gateway.rollups import STEP, floor_to
+from inferstack.gateway.rollups import ALL_MODELS, STEP, floor_to
 from inferstack.gateway.usage_scope import UsageFilters
 
 __all__ = ["MAX_BUCKETS", "UsageReports", "spans"]
@@ -65,6 +65,9 @@ def _plan(group_by: str, f: UsageFilters) -> _Plan:
     elif dim == "model":
         column["model"] = R.group_id
     where: list[ColumnElement[bool]] = [R.dim == dim]
+    if dim != "model":  # the rows summed over every model, unless models are asked about
+        per_model = f.model is not None or group_by == "model"
+        where.append(R.model_group != ALL_MODELS if per_model else R.model_group == ALL_MODELS)
     if f.key_id is not None:
         where.append(R.group_id == f.key_id)
     if f.team_id is not None:

@@ -220,7 +220,7 @@ class UsageRollup(Base):
         UniqueConstraint(
             "granularity", "dim", "group_id", "model_group", "bucket", name="uq_usage_rollups"
         ),
-        Index("ix_usage_rollups_scan", "granularity", "dim", "bucket"),
+        Index("ix_usage_rollups_scan", "granularity", "dim", "model_group", "bucket"),
         Index("ix_usage_rollups_team", "granularity", "dim", "team_id", "bucket"),
         Index("ix_usage_rollups_user", "granularity", "dim", "user_id", "bucket"),
     )
