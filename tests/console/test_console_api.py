@@ -147,6 +147,12 @@ async def test_the_page_and_assets_carry_a_strict_policy(client) -> None:
     script = await client.get("/ui/static/js/app.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert script.headers["content-security-policy"] == policy
+    again = await client.get(
+        "/ui/static/js/app.js", headers={"if-none-match": script.headers["etag"]}
+    )
+    assert again.status_code == 304 and not again.content  # a reload downloads nothing new
+    other = await client.get("/ui/static/js/app.js", headers={"if-none-match": '"stale"'})
+    assert other.status_code == 200 and other.content == script.content
     for missing in ("/ui/static/../settings.py", "/ui/static/nope.js", "/ui/static/sessions.py"):
         answer = await client.get(missing)
         assert answer.status_code == 404

@@ -226,10 +226,26 @@ def add_model_and_use_it(tab: Page, gw: Gateway, server: RunningServer, shots: P
     tab.get_by_role("button", name="New chat").click()
 
 
+def api_calls(tab: Page) -> list[str]:
+    """The paths of the API calls the page makes from now on (not its static assets)."""
+    calls: list[str] = []
+
+    def seen(request: Any) -> None:
+        path = request.url.split("://", 1)[1].split("/", 1)[1].split("?")[0]
+        if not path.startswith("ui/static/"):
+            calls.append("/" + path)
+
+    tab.on("request", seen)
+    return calls
+
+
 def logs_link_to_traces(tab: Page, gw: Gateway, traces: OtlpReceiver, shots: Path) -> None:
-    """The request shows in the logs, linked to the trace the gateway exported for it."""
+    """The request shows in the logs (one API call for the page), linked to the trace the
+    gateway exported for it."""
+    calls = api_calls(tab)
     tab.goto(gw.url + "/ui/#/logs")
     expect(tab.get_by_test_id("logs")).to_contain_text("carol")
+    assert calls == ["/spend/logs"], calls
     link = tab.get_by_test_id("trace-link").first
     href = link.get_attribute("href") or ""
     prefix = f"http://127.0.0.1:{traces.port}/traces/"

@@ -8,9 +8,10 @@ cannot run even if some code inserted it as markup.
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from inferstack.errors import NotFoundError
@@ -42,7 +43,7 @@ class Assets:
 
     def __init__(self) -> None:
         root = resources.files("inferstack.console") / "static"
-        self.files: dict[str, tuple[bytes, str]] = {}
+        self.files: dict[str, tuple[bytes, str, str]] = {}
         self._walk(root, "")
 
     def _walk(self, folder: resources.abc.Traversable, prefix: str) -> None:
@@ -53,14 +54,21 @@ class Assets:
                 continue
             suffix = "." + item.name.rsplit(".", 1)[-1]
             if suffix in _TYPES:
-                self.files[name] = (item.read_bytes(), _TYPES[suffix])
+                body = item.read_bytes()
+                etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+                self.files[name] = (body, _TYPES[suffix], etag)
 
-    def response(self, name: str) -> Response:
+    def response(self, name: str, request: Request) -> Response:
+        """The asset, or 304 when the browser's copy (``If-None-Match``) is current: a reload
+        revalidates every module (``no-cache``) but downloads only what changed."""
         found = self.files.get(name)
         if found is None:
             raise NotFoundError(f"no console asset {name!r}")
-        body, media_type = found
-        return Response(body, media_type=media_type, headers=SECURITY_HEADERS)
+        body, media_type, etag = found
+        headers = {**SECURITY_HEADERS, "etag": etag}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
 
 
 def router_for(assets: Assets) -> APIRouter:
@@ -72,11 +80,11 @@ def router_for(assets: Assets) -> APIRouter:
         return RedirectResponse("/ui/", status_code=308)
 
     @router.get("/ui/")
-    async def index() -> Response:
-        return assets.response("index.html")
+    async def index(request: Request) -> Response:
+        return assets.response("index.html", request)
 
     @router.get("/ui/static/{name:path}")
-    async def static(name: str) -> Response:
-        return assets.response(name)
+    async def static(name: str, request: Request) -> Response:
+        return assets.response(name, request)
 
     return router
