@@ -243,6 +243,28 @@ def test_two_gateway_processes_share_limits_through_redis(tmp_path, redis_server
             for url in (urls[0], urls[1], urls[0], urls[1], urls[0])
         ]
         assert statuses == [200, 200, 200, 429, 429]
+
+        # a team's limit binds its keys on every replica
+        admin = {"Authorization": f"Bearer {master}"}
+        team = {"team_id": "t", "rpm_limit": 2}
+        assert httpx.post(f"{urls[1]}/team/new", json=team, headers=admin).status_code == 200
+        team_keys = [
+            httpx.post(f"{urls[i]}/key/generate", json={"team_id": "t"}, headers=admin).json()[
+                "key"
+            ]
+            for i in (0, 1)
+        ]
+        wait_until(lambda: time.time() % 60 < 50, 15, "the start of a minute window")
+        statuses = [
+            httpx.post(
+                f"{url}/v1/chat/completions",
+                json=body,
+                timeout=10,
+                headers={"Authorization": f"Bearer {team_key}"},
+            ).status_code
+            for url, team_key in zip(urls + urls[:1], team_keys + team_keys[:1], strict=True)
+        ]
+        assert statuses == [200, 200, 429]
     finally:
         for proc in procs:
             proc.terminate()
