@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from inferstack.errors import RateLimitError
+from inferstack.gateway.db import Team
+from inferstack.gateway.db.tables import utcnow
 from inferstack.gateway.identity import Principal
 from inferstack.gateway.key_types import KeyRecord, LimitScope
 from inferstack.gateway.limits import KeyLimits, MemoryCounters, RedisCounters
@@ -446,3 +449,23 @@ async def test_every_admin_route_refuses_roles_below_it(gateway) -> None:
     assert (await _ok(await get(gateway, "/audit", limit=1)))["data"][0]["id"] == before
     for path, _ in _WRITES:
         assert (await gateway.client.post(path, json={})).status_code == 401
+
+
+async def test_a_team_budget_resets_after_its_duration(gateway) -> None:
+    budget = _WORST + 0.5 * _COST  # one call
+    await _ok(
+        await post(
+            gateway, "/team/new", {"team_id": "t", "max_budget": budget, "budget_duration": "1h"}
+        )
+    )
+    key = (await _ok(await post(gateway, "/key/generate", {"team_id": "t"})))["key"]
+    assert [await raw_chat(gateway, key) for _ in range(2)] == [200, 429]
+    await gateway.gw.recorder.flush()
+    async with gateway.gw.db.session() as session:  # the hour has passed
+        await session.execute(update(Team).values(budget_reset_at=utcnow()))
+        await session.commit()
+    assert await raw_chat(gateway, key) == 200
+    await gateway.gw.recorder.flush()
+    info = await _ok(await get(gateway, "/team/info", team_id="t"))
+    assert info["team_info"]["spend"] == pytest.approx(_COST)  # only the call after the reset
+    assert info["team_info"]["budget_reset_at"] > utcnow().isoformat()
