@@ -22,6 +22,14 @@ const PAGES = [
 ];
 
 const ctx = { me: null, config: { password_login: false, trace_url_template: null } };
+let renders = 0;
+
+/** Mark the page as rendered (body[data-page], body[data-rendered]): tests and the page-load
+ * benchmark wait on it. */
+function rendered(route) {
+  document.body.dataset.page = route;
+  document.body.dataset.rendered = String(++renders);
+}
 
 function visible() {
   const me = ctx.me || {};
@@ -74,6 +82,7 @@ async function route() {
   if (!ctx.me) {
     renderShell();
     await login.render(main, ctx, signedIn);
+    rendered("login");
     return;
   }
   const name = (window.location.hash.slice(2) || "keys").split("?")[0];
@@ -88,8 +97,9 @@ async function route() {
       await route();
       return;
     }
-    main.append(h("p", { class: "error" }, String(err.message || err)));
+    main.append(h("p", { class: "error", "data-testid": "page-error" }, String(err.message || err)));
   }
+  rendered(found.route);
 }
 
 async function start() {
