@@ -112,9 +112,13 @@ def create_team_and_user(tab: Page, gw: Gateway, shots: Path) -> None:
     user.get_by_label("User id").fill("carol")
     user.get_by_label("Email").fill("carol@example.com")
     user.get_by_label("Role").select_option("internal_user")
-    user.get_by_label("Password (optional)").fill(PASSWORD)
+    user.get_by_label("Password (optional)").fill("first-" + PASSWORD)
     user.get_by_role("button", name="Create user").click()
     expect(tab.get_by_test_id("user-id")).to_have_text("carol")
+    carol = tab.get_by_role("row").filter(has=tab.get_by_test_id("user-id"))
+    carol.get_by_label("new password").fill(PASSWORD)  # the admin resets it: the new one counts
+    carol.get_by_role("button", name="Save").click()
+    expect(carol.get_by_label("new password")).to_have_value("")  # saved: the list re-rendered
     row = tab.get_by_role("row").filter(has_text=TEAM)
     row.get_by_label("user id").fill("carol")
     row.get_by_role("button", name="Add").click()

@@ -69,6 +69,26 @@ function teamSection(teams, users, refresh, canCreate, manages) {
   return h("div", { class: "card" }, h("h2", {}, "Teams"), canCreate ? form : null, error, rows, known);
 }
 
+/** Per user: change the role, set a new password (the admin tells the user). */
+function userAdmin(user, refresh) {
+  const role = h("select", { name: "user_role", "aria-label": "role" }, ROLES.map((r) => h("option", { value: r, selected: r === user.user_role }, r)));
+  const password = h("input", { name: "password", type: "password", autocomplete: "new-password", placeholder: "new password", "aria-label": "new password" });
+  const save = h("button", { class: "secondary", type: "button" }, "Save");
+  const note = h("span", { class: "muted" });
+  save.addEventListener("click", async () => {
+    const body = { user_id: user.user_id };
+    if (role.value !== user.user_role) body.user_role = role.value;
+    if (password.value) body.password = password.value;
+    try {
+      await api("/user/update", { method: "POST", body });
+      await refresh();
+    } catch (err) {
+      note.textContent = err.message;
+    }
+  });
+  return h("div", { class: "row" }, role, password, save, note);
+}
+
 function userSection(users, refresh, pager) {
   const error = h("p", { class: "error" });
   const form = h(
@@ -90,7 +110,7 @@ function userSection(users, refresh, pager) {
     [
       { label: "User", value: (u) => h("span", { "data-testid": "user-id" }, u.user_id) },
       { label: "Email", value: (u) => u.user_email },
-      { label: "Role", value: (u) => h("span", { class: "pill" }, u.user_role) },
+      { label: "Role and password", value: (u) => userAdmin(u, refresh) },
       { label: "Spend", num: true, value: (u) => money(u.spend) },
       { label: "Created", value: (u) => when(u.created_at) },
       { label: "", value: (u) => armedButton("Delete", "Confirm delete", async () => { await api("/user/delete", { method: "POST", body: { user_ids: [u.user_id] } }); await refresh(); }) },
