@@ -303,6 +303,9 @@ def test_console_end_to_end_in_the_browser(
     expect(carol.get_by_role("link", name="Teams & users")).to_have_count(0)
     usage_shows(carol, gateway, "user", "carol")
     assert carol.get_by_test_id("top-group").all_inner_texts() == ["carol"]
+    carol.goto(gateway.url + "/ui/#/keys")  # her own keys only: not the admin's
+    expect(carol.get_by_test_id("key-alias").filter(has_text=XSS)).to_be_visible()
+    expect(carol.get_by_text("console playground (master session)")).to_have_count(0)
     other.close()
 
     # revoke the key on the keys page; the playground then refuses it
