@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -120,3 +121,20 @@ async def test_the_redis_store_shares_sessions_and_expires_them(redis_url: str) 
     finally:
         await one.aclose()
         await other.aclose()
+
+
+async def test_an_unreachable_redis_is_a_503_not_a_crash() -> None:
+    from redis.asyncio import Redis
+
+    from inferstack.errors import ServiceUnavailableError
+
+    gone = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    store = RedisSessionStore(gone)
+    try:
+        with pytest.raises(ServiceUnavailableError) as refused:
+            await store.get(token_hash(new_token()))
+        assert refused.value.status == 503 and refused.value.headers["Retry-After"] == "5"
+        with pytest.raises(ServiceUnavailableError):
+            await store.put(_session(new_token(), expires_at=time.time() + 60))
+    finally:
+        await gone.aclose()

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from inferstack.errors import ServiceUnavailableError
+
 __all__ = [
     "Kind",
     "MemorySessionStore",
@@ -136,22 +138,43 @@ class MemorySessionStore:
 
 
 class RedisSessionStore:
-    """Sessions shared by every replica through the gateway's Redis (``redis.asyncio``)."""
+    """Sessions shared by every replica through the gateway's Redis (``redis.asyncio``).
+
+    Redis unreachable: 503 with Retry-After (sign-in and cookie requests fail closed; bearer
+    keys are unaffected)."""
 
     def __init__(self, redis: Any, clock: Callable[[], float] = time.time) -> None:
+        from redis.exceptions import RedisError
+
         self._redis = redis
         self._clock = clock
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+
+    def _unavailable(self, exc: BaseException) -> ServiceUnavailableError:
+        return ServiceUnavailableError(
+            f"the console's session store is unavailable ({type(exc).__name__}); retry shortly",
+            headers={"Retry-After": "5"},
+        )
 
     async def put(self, session: Session) -> None:
         ttl = max(1, int(session.expires_at - self._clock()))
-        await self._redis.set(_REDIS_PREFIX + session.id_hash, session.to_json(), ex=ttl)
+        try:
+            await self._redis.set(_REDIS_PREFIX + session.id_hash, session.to_json(), ex=ttl)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
 
     async def get(self, id_hash: str) -> Session | None:
-        raw = await self._redis.get(_REDIS_PREFIX + id_hash)
+        try:
+            raw = await self._redis.get(_REDIS_PREFIX + id_hash)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
         if raw is None:
             return None
         session = Session.from_json(raw)
         return session if session.expires_at > self._clock() else None
 
     async def delete(self, id_hash: str) -> None:
-        await self._redis.delete(_REDIS_PREFIX + id_hash)
+        try:
+            await self._redis.delete(_REDIS_PREFIX + id_hash)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
