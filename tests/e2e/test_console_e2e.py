@@ -228,6 +228,18 @@ def add_model_and_use_it(tab: Page, gw: Gateway, server: RunningServer, shots: P
     chat(tab, "Hello")
     expect(tab.get_by_test_id("finish")).to_contain_text("tokens")
     tab.get_by_role("button", name="New chat").click()
+    # edit it (the gateway re-reads it at once), then delete it
+    tab.goto(gw.url + "/ui/#/models")
+    row = tab.get_by_role("row").filter(has_text="added at run time")
+    row.get_by_label("api_base").fill("http://127.0.0.1:9/v1")
+    row.get_by_role("button", name="Save").click()
+    expect(row.get_by_label("api_base")).to_have_value("http://127.0.0.1:9/v1")
+    tab.reload()
+    row = tab.get_by_role("row").filter(has_text="added at run time")
+    expect(row.get_by_label("api_base")).to_have_value("http://127.0.0.1:9/v1")
+    row.get_by_role("button", name="Delete").click()
+    row.get_by_role("button", name="Confirm delete").click()
+    expect(tab.get_by_text("added at run time")).to_have_count(0)
 
 
 def api_calls(tab: Page) -> list[str]:
