@@ -270,6 +270,14 @@ def logs_link_to_traces(tab: Page, gw: Gateway, traces: OtlpReceiver, shots: Pat
     assert len(trace_id) == 32 and int(trace_id, 16)
     wait_until(lambda: any(s.trace_id == trace_id for s in traces.spans()), 30, "the trace")
     tab.screenshot(path=str(shots / "logs.png"), full_page=True)
+    filters = tab.get_by_test_id("log-filters")
+    filters.get_by_label("Status").select_option("error")
+    filters.get_by_role("button", name="Filter").click()
+    expect(tab.get_by_test_id("logs")).to_have_text("No requests match.")
+    filters.get_by_label("Status").select_option("success")
+    filters.get_by_label("User id").fill("carol")
+    filters.get_by_role("button", name="Filter").click()
+    expect(tab.get_by_test_id("logs")).to_contain_text("carol")
 
 
 def test_console_end_to_end_in_the_browser(
