@@ -252,3 +252,12 @@ def test_sampling_options_build_the_engine_params() -> None:
     params = SamplingParams(**options)
     assert params.stop == ["a", "b"]
     assert set(options) <= {f.name for f in dataclasses.fields(SamplingParams)}
+
+
+def test_a_models_defaults_fill_only_what_the_request_omits() -> None:
+    defaults = {"temperature": 0.0, "max_tokens": 256}
+    omitted = ChatCompletionRequest.model_validate(_request()).sampling_options(defaults)
+    assert (omitted["temperature"], omitted["max_tokens"]) == (0.0, 256)
+    given = ChatCompletionRequest.model_validate(_request(max_tokens=8, temperature=0.7))
+    options = given.sampling_options(defaults)
+    assert (options["temperature"], options["max_tokens"]) == (0.7, 8)

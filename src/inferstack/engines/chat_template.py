@@ -16,8 +16,10 @@ with ``"\nQ:"`` as an implied stop string. A base model continues such a transcr
 plain answer, where turn markers it never saw in training make it babble or echo. It follows
 examples rather than instructions, so a few worked turns come first (:data:`EXAMPLE_TURNS`):
 short, correct answers to simple questions and a greeting. Measured on the 32 questions of
-``python -m inferstack.bench.evals.factual`` with the default model at temperature 0, they
-raise the share of right answers from 12/32 to about 22/32.
+``python -m inferstack.bench.evals.factual`` with the default model at its default settings
+(greedy, at most 256 tokens; see ``engines.llamacpp.engine``), five of them gave about 22/32
+right answers and the eleven of :data:`EXAMPLE_TURNS` give 23/32 (none of them is one of the
+eval's questions); without examples the model gets about 12/32.
 
 With tools, the system part lists them and says how to call one: answer with only a JSON object
 ``{"name": ..., "arguments": {...}}`` (the engine enforces that shape once the answer opens
@@ -55,6 +57,18 @@ EXAMPLE_TURNS = [
     "A: Leonardo da Vinci.",
     "Q: What is 3 + 5?",
     "A: 8.",
+    "Q: What is the capital of Australia?",
+    "A: Canberra.",
+    "Q: How many minutes are in an hour?",
+    "A: 60.",
+    "Q: What color is grass?",
+    "A: Green.",
+    "Q: What is 9 minus 4?",
+    "A: 5.",
+    "Q: Which animal says moo?",
+    "A: The cow.",
+    "Q: What is the capital of Greece?",
+    "A: Athens.",
     "Q: Hello!",
     "A: Hello! How can I help you today?",
 ]

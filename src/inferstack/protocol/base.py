@@ -182,7 +182,7 @@ def sampling_options(
     logprobs: int | None = None,
 ) -> dict[str, Any]:
     """The engine's sampling parameters for ``request``; what it omits comes from ``defaults``
-    (a model's own generation defaults), then from OpenAI's.
+    (a model's own generation defaults, ``max_tokens`` among them), then from OpenAI's.
 
     The keys are exactly the fields of ``inferstack.engines.base.SamplingParams`` that a request
     sets; ``top_k`` of -1 (vLLM's "disabled") becomes 0, the engine's "disabled". ``logprobs``
@@ -191,7 +191,7 @@ def sampling_options(
     stop = request.stop
     base = {**OPENAI_SAMPLING_DEFAULTS, **(defaults or {})}
     return {
-        "max_tokens": max_tokens,
+        "max_tokens": _or(max_tokens, base.get("max_tokens")),
         "temperature": float(_or(request.temperature, base["temperature"])),
         "top_p": float(_or(request.top_p, base["top_p"])),
         "top_k": max(0, _or(request.top_k, base["top_k"])),

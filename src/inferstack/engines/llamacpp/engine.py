@@ -248,6 +248,9 @@ def _dispatch(outbox: Outbox) -> None:
         seq.deliver(item)
 
 
+FALLBACK_MAX_TOKENS = 256
+"""Default output budget of a model read through the transcript fallback (see below)."""
+
 _GGUF_SAMPLING = {
     "general.sampling.temp": ("temperature", float),
     "general.sampling.top_p": ("top_p", float),
@@ -261,7 +264,8 @@ def _generation_defaults(model: LlamaModel, fallback: bool) -> dict[str, Any]:
     """Sampling defaults for requests that omit them: the GGUF's own ``general.sampling.*``
     values when it has them; otherwise, for a model without a chat template (a base model
     read through the transcript fallback), greedy decoding — its sampled answers wander
-    (measured with ``python -m inferstack.bench.evals.factual``)."""
+    (measured with ``python -m inferstack.bench.evals.factual``) — and an output budget of
+    :data:`FALLBACK_MAX_TOKENS` for requests without ``max_tokens``."""
     defaults: dict[str, Any] = {}
     for key, (name, kind) in _GGUF_SAMPLING.items():
         raw = model.metadata(key)
@@ -272,6 +276,10 @@ def _generation_defaults(model: LlamaModel, fallback: bool) -> dict[str, Any]:
                 log.warning("ignoring GGUF %s=%r", key, raw)
     if fallback and "temperature" not in defaults:
         defaults["temperature"] = 0.0
+    if fallback:
+        # Greedy decoding of a base model can repeat itself to the end of the context; a request
+        # that sets no max_tokens gets this budget (as vLLM takes a model's max_new_tokens).
+        defaults["max_tokens"] = FALLBACK_MAX_TOKENS
     return defaults
 
 
