@@ -5,10 +5,11 @@ that point at the first target's server and add their fields to every request, s
 ratios compare constrained with unconstrained output on one server, interleaved level by level
 under the same machine load.
 
-The presets make every variant's answer as long as the plain one's: their one string must be
-longer than any ``max_tokens`` the bench uses, so each answer runs to ``max_tokens`` (where the
-server closes the JSON within the budget) instead of ending when the model closes the object
-early. Run the plain baseline with ``--ignore-eos`` for the same reason.
+The presets ask for one free string (``{"answer": ...}``, a ``write_note(text)`` call): the
+model writes as long as it likes, and the server closes the JSON within ``max_tokens``. Compare
+output tokens per second, and read the token counts in the report: an answer the model closes
+early is shorter than the plain one (a ``minLength`` to force the length would make the
+budget-safe closing end every answer early instead).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 __all__ = ["PRESETS", "parse_variant"]
 
-_LONG_TEXT: dict[str, Any] = {"type": "string", "minLength": 4000}
+_TEXT: dict[str, Any] = {"type": "string"}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "json_schema": {
@@ -28,7 +29,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "name": "answer",
                 "schema": {
                     "type": "object",
-                    "properties": {"answer": _LONG_TEXT},
+                    "properties": {"answer": _TEXT},
                     "required": ["answer"],
                     "additionalProperties": False,
                 },
@@ -45,7 +46,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                     "description": "Write a note about the question.",
                     "parameters": {
                         "type": "object",
-                        "properties": {"text": _LONG_TEXT},
+                        "properties": {"text": _TEXT},
                         "required": ["text"],
                         "additionalProperties": False,
                     },
