@@ -152,4 +152,5 @@ def test_up_serves_the_stack_behind_the_gateway(tmp_path: Path) -> None:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-    assert proc.returncode in (0, 130)
+            proc.wait()
+    assert proc.returncode in (0, 130), (tmp_path / "up.log").read_text()[-2000:]

@@ -295,6 +295,9 @@ def run(args: argparse.Namespace) -> int:
     from inferstack.cli.stack import write_stack
 
     args.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Ctrl-C stops the stack even where SIGINT came ignored (a job started with & by a
+    # non-interactive shell inherits SIG_IGN, and Python then never raises KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stack = Stack(args.state_dir)
     try:
         phoenix = _start_phoenix(args, stack) if args.observability else None
