@@ -11,11 +11,12 @@ numbers (``keys * random()^2``).
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DataSpec", "generate"]
+__all__ = ["DataSpec", "add_spec_arguments", "generate", "spec_from_args"]
 
 MODELS = ("chat", "chat-large", "embed")
 
@@ -29,6 +30,26 @@ class DataSpec:
     days: int = 30
     audit: int = 10_000
     minute_hours: float = 72.0  # the gateway's usage_minute_rollups_h: older ones are pruned
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that size the generated database (the console benchmarks share them)."""
+    parser.add_argument("--requests", type=int, default=1_000_000, help="spend log rows")
+    parser.add_argument("--keys", type=int, default=10_000, help="virtual keys")
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--teams", type=int, default=100)
+    parser.add_argument("--days", type=int, default=30, help="the spread of the requests")
+
+
+def spec_from_args(args: argparse.Namespace) -> DataSpec:
+    return DataSpec(
+        requests=args.requests,
+        keys=args.keys,
+        users=args.users,
+        teams=args.teams,
+        days=args.days,
+        audit=min(10_000, args.requests),
+    )
 
 
 def _user(expr: str) -> str:

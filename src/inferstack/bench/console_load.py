@@ -28,7 +28,13 @@ from typing import Any
 import httpx
 import yaml
 
-from inferstack.bench.console_data import MODELS, DataSpec, generate
+from inferstack.bench.console_data import (
+    MODELS,
+    DataSpec,
+    add_spec_arguments,
+    generate,
+    spec_from_args,
+)
 from inferstack.bench.pgcluster import postgres_cluster
 
 __all__ = ["Route", "console_context", "main", "measure", "routes"]
@@ -307,24 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m inferstack.bench.console_load", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--requests", type=int, default=1_000_000, help="spend log rows")
-    parser.add_argument("--keys", type=int, default=10_000, help="virtual keys")
-    parser.add_argument("--users", type=int, default=1_000)
-    parser.add_argument("--teams", type=int, default=100)
-    parser.add_argument("--days", type=int, default=30, help="the spread of the requests")
+    add_spec_arguments(parser)
     parser.add_argument("--samples", type=int, default=30, help="calls per route")
     parser.add_argument("--peer-samples", type=int, default=5, help="peer queries per question")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    spec = DataSpec(
-        requests=args.requests,
-        keys=args.keys,
-        users=args.users,
-        teams=args.teams,
-        days=args.days,
-        audit=min(10_000, args.requests),
-    )
+    spec = spec_from_args(args)
     result = asyncio.run(run(spec, args.samples, args.peer_samples, args.seed))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2))

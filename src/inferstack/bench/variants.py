@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["PRESETS", "parse_variant"]
+from inferstack.bench.client import Target
+
+__all__ = ["PRESETS", "parse_variant", "variant_targets"]
 
 _TEXT: dict[str, Any] = {"type": "string"}
 
@@ -76,3 +78,9 @@ def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(body, dict):
         raise ValueError(f"variant {name!r}: expected a JSON object of request fields")
     return name, body
+
+
+def variant_targets(specs: list[str], first: Target) -> list[Target]:
+    """One target per variant spec: ``first`` again, named after the variant, with its fields."""
+    parsed = [parse_variant(spec) for spec in specs]
+    return [first.model_copy(update={"name": n, "extra_body": body}) for n, body in parsed]

@@ -305,13 +305,12 @@ def _targets(args: argparse.Namespace, peers: list[Any]) -> list[Any]:
 
 
 def _variants(args: argparse.Namespace, first: Any) -> list[Any]:
-    from inferstack.bench.variants import parse_variant
+    from inferstack.bench.variants import variant_targets
 
     try:
-        parsed = [parse_variant(v) for v in args.variant]
+        return variant_targets(args.variant, first)
     except ValueError as exc:
         raise SystemExit(f"bench --variant: {exc}") from exc
-    return [first.model_copy(update={"name": n, "extra_body": body}) for n, body in parsed]
 
 
 def build_run(

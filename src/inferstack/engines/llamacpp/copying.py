@@ -59,19 +59,20 @@ class SpanCopy:
         ]
         firsts = {self._first_token(i) for i in self.starts}
         # A capitalised word may be wanted in lower case (an enum's "fahrenheit").
-        firsts |= {self._lower_first(i) for i in self.starts if s[i].isupper()}
+        firsts |= {
+            self._first_of(s[i : i + _LOOKAHEAD].lower()) for i in self.starts if s[i].isupper()
+        }
         self.start_tokens = np.array(sorted(t for t in firsts if t is not None), dtype=np.int64)
+
+    def _first_of(self, text: str) -> int | None:
+        tokens = self.tokenize(text)
+        return tokens[0] if tokens else None
 
     def _first_token(self, offset: int) -> int | None:
         """The first token of the source's text from ``offset`` (cached)."""
         if offset not in self._first:
-            tokens = self.tokenize(self.source[offset : offset + _LOOKAHEAD])
-            self._first[offset] = tokens[0] if tokens else None
+            self._first[offset] = self._first_of(self.source[offset : offset + _LOOKAHEAD])
         return self._first[offset]
-
-    def _lower_first(self, offset: int) -> int | None:
-        tokens = self.tokenize(self.source[offset : offset + _LOOKAHEAD].lower())
-        return tokens[0] if tokens else None
 
     def _continues(self, offset: int) -> bool:
         s = self.source
