@@ -1,5 +1,6 @@
 """Settings of the agents, their built-in MCP servers and services (env ``INFERSTACK_AGENTS_``,
-nested fields with ``__``, e.g. ``INFERSTACK_AGENTS_WEBSEARCH__API_KEY``)."""
+nested fields with ``__``, e.g. ``INFERSTACK_AGENTS_WEBSEARCH__API_KEY``, the web-search key RAG
+reads too; :class:`WebSearchSettings` lives in :mod:`inferstack.websearch`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from inferstack.agents.runtime.limits import Limits
 from inferstack.config import Settings, default_state_dir
+from inferstack.websearch.settings import WebSearchSettings
 
 __all__ = ["AgentSettings", "WeatherSettings", "WebSearchSettings"]
 
@@ -22,18 +24,6 @@ class WeatherSettings(BaseModel):
         description="Open-Meteo forecast API (or a server that speaks it).",
     )
     timeout: float = Field(default=10.0, gt=0, description="Seconds per HTTP request.")
-
-
-class WebSearchSettings(BaseModel):
-    url: str = Field(
-        default="https://api.tavily.com/search",
-        description="Search endpoint of a Tavily-compatible provider.",
-    )
-    api_key: SecretStr | None = Field(
-        default=None, description="Provider key; without one the web-search server is absent."
-    )
-    timeout: float = Field(default=15.0, gt=0, description="Seconds per search request.")
-    max_results: int = Field(default=5, ge=1, le=20, description="Results per search.")
 
 
 def _default_db() -> str:

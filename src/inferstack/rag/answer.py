@@ -1,14 +1,21 @@
 """Grounded answers with numbered citations, through a chat model over the OpenAI API.
 
 The retrieved chunks are numbered ``[1]..[n]`` in the prompt and the model is told to cite
-them. Before any model call a relevance check looks at the best cosine similarity between the
-question and the knowledge base: below ``min_relevance`` the answer is "the knowledge base has
-no answer" and the model is not asked (a small model would otherwise answer from thin air).
+them (:mod:`inferstack.rag.grounding`). Before any model call a relevance check looks at the
+best cosine similarity between the question and the knowledge base: below ``min_relevance``
+the knowledge base has no answer and the model is not asked from it (a small model would
+otherwise answer from thin air). Then:
+
+- web search configured (``settings.websearch.api_key``): the question goes to the provider, its
+  results are numbered as the sources instead (title, URL, snippet) and the model answers from
+  them; ``route`` is ``web_search`` and each citation's ``origin`` is ``web``. No results: no
+  answer. A provider failure is a :class:`~inferstack.websearch.WebSearchError` (502), never an
+  answer without sources;
+- otherwise: no answer, ``route`` ``no_answer``, as before.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,84 +24,58 @@ import httpx
 
 from inferstack.errors import UpstreamError
 from inferstack.protocol.sse import aiter_sse_data
+from inferstack.rag.grounding import Route, Sources, build_messages, cited_numbers
 from inferstack.rag.retrieve import KnowledgeBase
 from inferstack.rag.retriever import RetrievalMode
 from inferstack.rag.types import Hit, Metadata
+from inferstack.websearch import WebResult, WebSearch
 
-__all__ = ["NO_ANSWER", "Answer", "Answerer", "build_messages", "cited_numbers"]
+__all__ = ["NO_ANSWER", "Answer", "Answerer"]
 
 NO_ANSWER = "The knowledge base has no answer to this question."
-SYSTEM = (
-    "You answer questions using only the numbered sources below. After each statement, cite "
-    "the source it comes from as [n]. If the sources do not contain the answer, say that you "
-    "do not know."
-)
-_CITATION = re.compile(r"\[(\d{1,3})\]")
 
 
 @dataclass
 class Answer:
     text: str
     citations: list[Hit]
-    """The numbered sources given to the model: ``citations[n - 1]`` is source ``[n]``."""
+    """The numbered chunks given to the model: ``citations[n - 1]`` is source ``[n]`` (empty
+    on the web_search route, whose sources are ``web_results``)."""
     cited: list[int] = field(default_factory=list)
-    """Source numbers the answer actually cites (all valid indexes into ``citations``)."""
+    """Source numbers the answer actually cites (all valid source numbers)."""
     no_answer: bool = False
     best_score: float | None = None
     model: str | None = None
     usage: dict[str, Any] | None = None
+    route: Route = "knowledge_base"
+    web_results: list[WebResult] = field(default_factory=list)
+    """The numbered web results given to the model on the web_search route."""
 
     def as_dict(self) -> dict[str, Any]:
+        sources = Sources(self.route, self.citations, self.web_results)
         return {
             "object": "rag.answer",
             "answer": self.text,
+            "route": self.route,
             "no_answer": self.no_answer,
             "best_score": self.best_score,
             "model": self.model,
             "cited": self.cited,
-            "citations": [citation_dict(i + 1, h) for i, h in enumerate(self.citations)],
+            "citations": sources.citations(),
             "usage": self.usage,
         }
 
 
-def citation_dict(number: int, hit: Hit) -> dict[str, Any]:
-    return {
-        "index": number,
-        "chunk_id": hit.chunk_id,
-        "doc_id": hit.doc_id,
-        "source": hit.source,
-        "position": hit.position,
-        "start": hit.start,
-        "end": hit.end,
-        "score": hit.score,
-        "scores": hit.scores,
-        "text": hit.text,
-        "metadata": hit.metadata,
-    }
-
-
-def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
-    sources = "\n\n".join(f"[{i}] ({h.source}) {h.text}" for i, h in enumerate(hits, start=1))
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"Sources:\n{sources}\n\nQuestion: {question}"},
-    ]
-
-
-def cited_numbers(text: str, n: int) -> list[int]:
-    """Distinct ``[k]`` markers in ``text`` with ``1 <= k <= n``, in order of appearance."""
-    out: list[int] = []
-    for m in _CITATION.finditer(text):
-        k = int(m.group(1))
-        if 1 <= k <= n and k not in out:
-            out.append(k)
-    return out
-
-
 class Answerer:
-    """Retrieves, checks relevance, and asks the chat model (``/chat/completions``)."""
+    """Retrieves, checks relevance, hands off to web search when configured, and asks the chat
+    model (``/chat/completions``)."""
 
-    def __init__(self, kb: KnowledgeBase, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        transport: httpx.AsyncBaseTransport | None = None,
+        web: WebSearch | None = None,
+    ):
         self.kb = kb
         s = kb.settings
         key = s.api_key.get_secret_value() if s.api_key else None
@@ -104,9 +85,13 @@ class Answerer:
             timeout=s.request_timeout,
             transport=transport,
         )
+        self.web = web or (WebSearch(s.websearch) if s.websearch.enabled else None)
+        """The web-search handoff; None (no key): the knowledge base answers or nobody does."""
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.web is not None:
+            await self.web.aclose()
 
     async def sources(
         self, question: str, *, k: int | None, mode: RetrievalMode, filters: Metadata | None
@@ -119,6 +104,20 @@ class Answerer:
     def relevant(self, hits: list[Hit], best: float | None) -> bool:
         return bool(hits) and best is not None and best >= self.kb.settings.min_relevance
 
+    async def route(
+        self, question: str, *, k: int | None, mode: RetrievalMode, filters: Metadata | None
+    ) -> Sources:
+        """The knowledge base's chunks when relevant, else the web's results when configured
+        and it has some, else nothing (``no_answer``)."""
+        hits, best = await self.sources(question, k=k, mode=mode, filters=filters)
+        if self.relevant(hits, best):
+            return Sources("knowledge_base", hits=hits, best_score=best)
+        if self.web is not None:
+            results = await self.web.search(question, k)
+            if results:
+                return Sources("web_search", web=results, best_score=best)
+        return Sources("no_answer", best_score=best)
+
     async def answer(
         self,
         question: str,
@@ -128,10 +127,12 @@ class Answerer:
         filters: Metadata | None = None,
         max_tokens: int | None = None,
     ) -> Answer:
-        hits, best = await self.sources(question, k=k, mode=mode, filters=filters)
-        if not self.relevant(hits, best):
-            return Answer(NO_ANSWER, [], no_answer=True, best_score=best)
-        body = self._body(question, hits, max_tokens, stream=False)
+        src = await self.route(question, k=k, mode=mode, filters=filters)
+        if src.route == "no_answer":
+            return Answer(
+                NO_ANSWER, [], no_answer=True, best_score=src.best_score, route="no_answer"
+            )
+        body = self._body(question, src, max_tokens, stream=False)
         data = await self._post(body)
         try:
             text = data["choices"][0]["message"]["content"] or ""
@@ -139,11 +140,13 @@ class Answerer:
             raise UpstreamError(f"malformed chat completion: {exc!r}") from exc
         return Answer(
             text,
-            hits,
-            cited_numbers(text, len(hits)),
-            best_score=best,
+            src.hits,
+            cited_numbers(text, src.count),
+            best_score=src.best_score,
             model=data.get("model"),
             usage=data.get("usage"),
+            route=src.route,
+            web_results=src.web,
         )
 
     async def stream(
@@ -155,21 +158,23 @@ class Answerer:
         filters: Metadata | None = None,
         max_tokens: int | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Events: ``rag.citations`` (the sources), ``rag.delta`` (text), ``rag.done``."""
-        hits, best = await self.sources(question, k=k, mode=mode, filters=filters)
-        relevant = self.relevant(hits, best)
+        """Events: ``rag.citations`` (the route and its sources), ``rag.delta`` (text),
+        ``rag.done``. A web-search failure comes before the first event."""
+        src = await self.route(question, k=k, mode=mode, filters=filters)
+        no_answer = src.route == "no_answer"
         yield {
             "object": "rag.citations",
-            "no_answer": not relevant,
-            "best_score": best,
-            "citations": [citation_dict(i + 1, h) for i, h in enumerate(hits)] if relevant else [],
+            "route": src.route,
+            "no_answer": no_answer,
+            "best_score": src.best_score,
+            "citations": src.citations(),
         }
-        if not relevant:
+        if no_answer:
             yield {"object": "rag.delta", "delta": NO_ANSWER}
-            yield {"object": "rag.done", "cited": [], "no_answer": True}
+            yield {"object": "rag.done", "route": src.route, "cited": [], "no_answer": True}
             return
         parts: list[str] = []
-        body = self._body(question, hits, max_tokens, stream=True)
+        body = self._body(question, src, max_tokens, stream=True)
         async with self.client.stream("POST", "chat/completions", json=body) as r:
             if r.status_code != 200:
                 await r.aread()
@@ -179,15 +184,15 @@ class Answerer:
                 if delta:
                     parts.append(delta)
                     yield {"object": "rag.delta", "delta": delta}
-        text = "".join(parts)
-        yield {"object": "rag.done", "cited": cited_numbers(text, len(hits)), "no_answer": False}
+        cited = cited_numbers("".join(parts), src.count)
+        yield {"object": "rag.done", "route": src.route, "cited": cited, "no_answer": False}
 
     def _body(
-        self, question: str, hits: list[Hit], max_tokens: int | None, *, stream: bool
+        self, question: str, src: Sources, max_tokens: int | None, *, stream: bool
     ) -> dict[str, Any]:
         return {
             "model": self.kb.settings.chat_model,
-            "messages": build_messages(question, hits),
+            "messages": build_messages(question, src.numbered()),
             "max_tokens": max_tokens or self.kb.settings.answer_max_tokens,
             "temperature": 0.0,
             "stream": stream,

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from inferstack.errors import InvalidRequestError
-from inferstack.rag.answer import Answerer, citation_dict
+from inferstack.rag.answer import Answerer
 from inferstack.rag.api import IngestRequest, QueryRequest, RetrieveRequest
+from inferstack.rag.grounding import citation_dict
 from inferstack.rag.ingest import ingest_documents
 from inferstack.rag.retrieve import KnowledgeBase
 from inferstack.rag.types import Document

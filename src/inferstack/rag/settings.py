@@ -1,15 +1,20 @@
-"""RAG settings: one typed class, read from the environment (``INFERSTACK_RAG_*``), a YAML file
-or CLI flags (:meth:`inferstack.config.Settings.from_sources`)."""
+"""RAG settings: one typed class, read from the environment (``INFERSTACK_RAG_*``, nested fields
+with ``__``), a YAML file or CLI flags (:meth:`inferstack.config.Settings.from_sources`).
+
+The web-search key is the agents' variable (``INFERSTACK_AGENTS_WEBSEARCH__API_KEY``), so one
+key configures both; ``INFERSTACK_RAG_WEBSEARCH__API_KEY`` overrides it for RAG alone."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.config import Settings, default_state_dir
+from inferstack.websearch.settings import API_KEY_ENV, WebSearchSettings
 
 __all__ = ["RagSettings", "StoreKind"]
 
@@ -19,7 +24,10 @@ StoreKind = Literal["milvus-lite", "milvus", "pgvector", "opensearch"]
 class RagSettings(Settings):
     """Where the knowledge base lives and which models it talks to."""
 
-    model_config = SettingsConfigDict(env_prefix="INFERSTACK_RAG_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="INFERSTACK_RAG_", env_nested_delimiter="__", extra="forbid"
+    )
+    shared_env: ClassVar[Mapping[str, tuple[str, ...]]] = {API_KEY_ENV: ("websearch", "api_key")}
 
     state_dir: Path = Field(
         default_factory=lambda: default_state_dir() / "rag",
@@ -83,6 +91,12 @@ class RagSettings(Settings):
     )
     context_chunks: int = Field(4, ge=1, description="Chunks put into the answer prompt.")
     answer_max_tokens: int = Field(256, ge=1, description="max_tokens of the answer.")
+    websearch: WebSearchSettings = Field(
+        default_factory=WebSearchSettings,
+        description="Where a question goes when the knowledge base has no answer: a "
+        "Tavily-compatible provider, used only with an api_key (default: the agents' "
+        f"{API_KEY_ENV}); without one the answer is that the knowledge base has none.",
+    )
 
     def resolved_store_uri(self) -> str:
         if self.store_uri:

@@ -1,13 +1,14 @@
-"""The web-search MCP server for a Tavily-compatible provider (absent without a key)."""
+"""The web-search MCP server for a Tavily-compatible provider (absent without a key); the
+provider client is :mod:`inferstack.websearch`, the one RAG hands off to as well."""
 
 from __future__ import annotations
 
-import httpx
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from inferstack.agents.settings import WebSearchSettings
+from inferstack.errors import InvalidRequestError
+from inferstack.websearch import WebSearch, WebSearchError, WebSearchSettings
 
 __all__ = ["build_websearch_server", "search"]
 
@@ -15,32 +16,15 @@ LOOKUP = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world
 
 
 async def search(settings: WebSearchSettings, query: str, max_results: int) -> list[dict]:
-    """POST the query to the provider; the results as title, url, content, score."""
+    """The provider's results as title, url, content, score; a failure is a ToolError."""
     if settings.api_key is None:
         raise ToolError("web search is not configured (no API key)")
-    if not query.strip():
-        raise ToolError("the query is empty")
-    body = {"query": query, "max_results": max_results, "search_depth": "basic"}
-    headers = {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
     try:
-        async with httpx.AsyncClient(timeout=settings.timeout) as http:
-            r = await http.post(settings.url, json=body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise ToolError(f"the search provider is unreachable: {exc}") from exc
-    if r.status_code in (401, 403):
-        raise ToolError("the search provider refused the API key")
-    if r.status_code != 200:
-        raise ToolError(f"the search provider answered {r.status_code}")
-    results = r.json().get("results") or []
-    return [
-        {
-            "title": str(item.get("title", "")),
-            "url": str(item.get("url", "")),
-            "content": str(item.get("content", ""))[:1000],
-            "score": item.get("score"),
-        }
-        for item in results[:max_results]
-    ]
+        async with WebSearch(settings) as web:
+            results = await web.search(query, max_results)
+    except (WebSearchError, InvalidRequestError) as exc:
+        raise ToolError(exc.message) from exc
+    return [r.as_dict() for r in results]
 
 
 def build_websearch_server(settings: WebSearchSettings) -> MCPServer:
