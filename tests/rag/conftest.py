@@ -1,5 +1,5 @@
-"""RAG fixtures: a deterministic embedding server (an httpx transport, unit tests only) and the
-real store backends that run here."""
+"""RAG fixtures: a deterministic embedding server and an OpenAI-like chat endpoint (httpx
+transports, unit tests only), and the real store backends that run here."""
 
 from __future__ import annotations
 
@@ -67,6 +67,48 @@ class FakeEmbeddings:
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handler)
+
+
+ANSWER = "The Velmora bridges span the river [1]. Unrelated claim [9]."
+
+
+def chat_handler(seen: list[dict]) -> httpx.MockTransport:
+    """A chat endpoint that answers ``ANSWER`` like an OpenAI server (JSON, or SSE in two
+    pieces when ``stream`` is set) and records each request body in ``seen``."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        if not body.get("stream"):
+            return httpx.Response(
+                200,
+                json={
+                    "id": "c1",
+                    "object": "chat.completion",
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": ANSWER},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                },
+            )
+        events = []
+        for piece in (ANSWER[:20], ANSWER[20:]):
+            chunk = {
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": piece}}],
+            }
+            events.append(f"data: {json.dumps(chunk)}\n\n")
+        events.append("data: [DONE]\n\n")
+        return httpx.Response(
+            200, text="".join(events), headers={"content-type": "text/event-stream"}
+        )
+
+    return httpx.MockTransport(handle)
 
 
 def _error(status: int, message: str, param: str | None) -> httpx.Response:

@@ -12,45 +12,7 @@ import pytest
 
 from inferstack.rag.answer import NO_ANSWER, Answerer
 from inferstack.rag.app import build_app
-from rag.conftest import FakeEmbeddings, make_kb, make_settings
-
-ANSWER = "The Velmora bridges span the river [1]. Unrelated claim [9]."
-
-
-def chat_handler(seen: list[dict]) -> httpx.MockTransport:
-    def handle(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        seen.append(body)
-        if not body.get("stream"):
-            return httpx.Response(
-                200,
-                json={
-                    "id": "c1",
-                    "object": "chat.completion",
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": ANSWER},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                },
-            )
-        events = []
-        for piece in (ANSWER[:20], ANSWER[20:]):
-            chunk = {
-                "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": {"content": piece}}],
-            }
-            events.append(f"data: {json.dumps(chunk)}\n\n")
-        events.append("data: [DONE]\n\n")
-        return httpx.Response(
-            200, text="".join(events), headers={"content-type": "text/event-stream"}
-        )
-
-    return httpx.MockTransport(handle)
+from rag.conftest import ANSWER, FakeEmbeddings, chat_handler, make_kb, make_settings
 
 
 @pytest.fixture
@@ -92,7 +54,7 @@ async def test_query_answers_with_citations_to_real_chunks(client: httpx.AsyncCl
     r = await client.post("/v1/rag/query", json={"query": "Velmora bridges river capital", "k": 2})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["no_answer"] is False
+    assert (body["route"], body["no_answer"]) == ("knowledge_base", False)
     assert body["answer"] == ANSWER
     assert body["cited"] == [1]  # [9] points at no source and is dropped
     first = body["citations"][0]
@@ -115,14 +77,19 @@ async def test_query_streams_citations_deltas_done(client: httpx.AsyncClient) ->
     assert events[0]["citations"][0]["doc_id"] == "quarnia"
     text = "".join(e["delta"] for e in events if e["object"] == "rag.delta")
     assert text == ANSWER
-    assert events[-1] == {"object": "rag.done", "cited": [1], "no_answer": False}
+    assert events[-1] == {
+        "object": "rag.done",
+        "route": "knowledge_base",
+        "cited": [1],
+        "no_answer": False,
+    }
 
 
 async def test_no_answer_when_nothing_is_relevant(client: httpx.AsyncClient) -> None:
     calls = len(client.seen)  # type: ignore[attr-defined]
     r = await client.post("/v1/rag/query", json={"query": "submarine sonar frequencies"})
     body = r.json()
-    assert body["no_answer"] is True
+    assert (body["route"], body["no_answer"]) == ("no_answer", True)
     assert body["answer"] == NO_ANSWER
     assert body["citations"] == []
     assert len(client.seen) == calls  # type: ignore[attr-defined]

@@ -16,7 +16,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "ask",
         help="answer a question from the knowledge base, with numbered citations",
         description="Retrieve the best chunks, ask the chat model to answer from them only, and "
-        "print the answer with its sources. Says so when the knowledge base has no answer.",
+        "print the answer with its sources. When the knowledge base has no answer: a web "
+        "search answers instead if a key is set (INFERSTACK_AGENTS_WEBSEARCH__API_KEY), else "
+        "it says so. The route taken is printed with the sources (and is 'route' in --json).",
     )
     p.add_argument("question", help="the question")
     p.add_argument("-k", type=int, default=None, help="chunks given to the model (default: 4)")
@@ -80,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
                     print(json.dumps(answer.as_dict()))
                     return 0
                 print(answer.text)
-                _print_sources(answer.as_dict()["citations"], answer.cited)
+                _print_sources(answer.route, answer.as_dict()["citations"], answer.cited)
                 return 0
             citations: list[dict[str, object]] = []
+            route = "no_answer"
             async for event in answerer.stream(
                 args.question,
                 k=args.k,
@@ -91,13 +94,13 @@ def run(args: argparse.Namespace) -> int:
                 max_tokens=args.max_tokens,
             ):
                 if event["object"] == "rag.citations":
-                    citations = event["citations"]
+                    citations, route = event["citations"], event["route"]
                 elif event["object"] == "rag.delta":
                     sys.stdout.write(event["delta"])
                     sys.stdout.flush()
                 else:
                     sys.stdout.write("\n")
-                    _print_sources(citations, event["cited"])
+                    _print_sources(route, citations, event["cited"])
             return 0
         finally:
             await answerer.aclose()
@@ -106,13 +109,17 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
-def _print_sources(citations: list[dict[str, object]], cited: list[int]) -> None:
-    if not citations:
-        return
-    print("\nSources:")
+def _print_sources(route: str, citations: list[dict[str, object]], cited: list[int]) -> None:
+    """The sources under the answer, then the route it took (knowledge base, web, none)."""
+    if citations:
+        print("\nSources (web search):" if route == "web_search" else "\nSources:")
     for c in citations:
         mark = "*" if c["index"] in cited else " "
-        print(
-            f" {mark}[{c['index']}] {c['source']}#chunk={c['position']} "
-            f"(chars {c['start']}-{c['end']})"
-        )
+        if c["origin"] == "web":
+            print(f" {mark}[{c['index']}] {c['title']} <{c['url']}>")
+        else:
+            print(
+                f" {mark}[{c['index']}] {c['source']}#chunk={c['position']} "
+                f"(chars {c['start']}-{c['end']})"
+            )
+    print(f"\nroute: {route}")
