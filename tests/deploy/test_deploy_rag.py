@@ -58,6 +58,54 @@ def test_rag_talks_to_the_gateway_and_milvus_with_a_secret_key(
     assert parsed.port == 8100 and parsed.store == "milvus"
 
 
+def _env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e for e in container["env"]}
+
+
+def test_rag_has_no_web_search_without_a_key(rendered: list[dict[str, Any]]) -> None:
+    env = _env(_rag(rendered, "Deployment"))
+    assert not [name for name in env if "WEBSEARCH" in name]
+
+
+@pytest.mark.parametrize(
+    ("values", "secret"),
+    [
+        (["rag.websearch.existingSecret=tavily", "rag.websearch.key=token"], ("tavily", "token")),
+        # no secret of its own: the agents' web-search key (one key for both)
+        (["agents.websearch.existingSecret=shared-search"], ("shared-search", "api-key")),
+    ],
+)
+def test_rag_web_search_from_an_existing_secret(
+    chart_paths: ChartPaths,
+    helm_binary: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    values: list[str],
+    secret: tuple[str, str],
+) -> None:
+    helm = Helm(helm_binary, chart_paths.chart_dir)
+    objects = helm.template(
+        [chart_paths.chart_dir / "values-graviton.yaml"],
+        set_values=[*ON, *values, "rag.websearch.url=http://search.internal:8080/search"],
+    )
+    deployment = _rag(objects, "Deployment")
+    assert validate_manifests([deployment], CrdSchemas(chart_paths.schemas_dir)) == []
+    env = _env(deployment)
+    key = env["INFERSTACK_RAG_WEBSEARCH__API_KEY"]
+    assert key["valueFrom"]["secretKeyRef"] == {"name": secret[0], "key": secret[1]}
+    assert "value" not in key  # the key only ever comes from the Secret
+    # The plain values are ones RagSettings reads into its websearch settings.
+    from inferstack.rag.settings import RagSettings
+
+    for name, e in env.items():
+        if name.startswith("INFERSTACK_RAG_WEBSEARCH__") and "value" in e:
+            monkeypatch.setenv(name, e["value"])
+    monkeypatch.setenv("INFERSTACK_RAG_WEBSEARCH__API_KEY", "from-the-secret")
+    web = RagSettings().websearch
+    assert web.enabled and web.url == "http://search.internal:8080/search"
+    assert (web.max_results, web.timeout) == (5, 15.0)
+
+
 def test_rag_is_off_unless_enabled(chart_paths: ChartPaths, helm_binary: Path) -> None:
     helm = Helm(helm_binary, chart_paths.chart_dir)
     objects = helm.template([], set_values=["components={nodepools,models,gateway,monitoring,rag}"])
