@@ -8,6 +8,7 @@ import math
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -108,6 +109,23 @@ def test_max_tokens_gives_length(client: openai.OpenAI, chat_server: RunningServ
     )
     assert r.choices[0].finish_reason == "length"
     assert r.usage is not None and r.usage.completion_tokens == 5
+
+
+def test_ignore_eos_also_ignores_the_fallback_end_of_turn(
+    client: openai.OpenAI, chat_server: RunningServer
+) -> None:
+    """The transcript fallback ends a turn at its implied ``"\\nQ:"``, as a chat template ends it
+    with an end-of-generation token; ``ignore_eos`` lifts both, so answers run to max_tokens."""
+    ask = {"model": chat_server.model, "max_tokens": 48, "temperature": 0}
+    messages: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]
+    turn = client.chat.completions.create(messages=messages, **ask)
+    assert turn.choices[0].finish_reason == "stop"
+    assert turn.usage is not None and turn.usage.completion_tokens < 48
+    full = client.chat.completions.create(messages=messages, extra_body={"ignore_eos": True}, **ask)
+    assert full.choices[0].finish_reason == "length"
+    assert full.usage is not None and full.usage.completion_tokens == 48
+    text = full.choices[0].message.content or ""
+    assert text.startswith(turn.choices[0].message.content or "")
 
 
 def test_seeded_sampling_is_deterministic(

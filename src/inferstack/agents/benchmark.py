@@ -7,7 +7,7 @@ task success (pass^1 over all runs, pass^k: every one of k runs of a task passed
 tool-call validity (calls that named a real tool with arguments that parse and validate)::
 
     python -m inferstack.agents.benchmark --url http://127.0.0.1:8000/v1 --model gemma-3-270m \\
-        --repeat 3 --out agents-bench.json
+        --repeat 3 --concurrency 4 --out agents-bench.json
 """
 
 from __future__ import annotations
@@ -261,13 +261,16 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = AgentDatabase(f"sqlite+aiosqlite:///{tmp}/bench.db")
         await db.create()
-        runs = []
-        for task in tasks:
-            for i in range(args.repeat):
+        gate = asyncio.Semaphore(args.concurrency)
+
+        async def one(task: Task, i: int) -> dict[str, Any]:
+            async with gate:
                 result = await _run_task(task, client, args.model, db, args.max_steps)
-                result["run"] = i
-                runs.append(result)
-                print(json.dumps(result), flush=True)
+            result["run"] = i
+            print(json.dumps(result), flush=True)
+            return result
+
+        runs = await asyncio.gather(*(one(t, i) for t in tasks for i in range(args.repeat)))
         await db.close()
     by_task: dict[str, list[bool]] = {}
     for r in runs:
@@ -278,10 +281,12 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model,
         "tasks": len(by_task),
         "repeat": args.repeat,
+        "concurrency": args.concurrency,
         "pass^1": sum(r["passed"] for r in runs) / len(runs),
         f"pass^{args.repeat}": sum(all(v) for v in by_task.values()) / len(by_task),
         "tool_calls": len(validity),
         "tool_call_validity": (sum(validity) / len(validity)) if validity else None,
+        "failed_tasks": sorted(name for name, passed in by_task.items() if not all(passed)),
     }
 
 
@@ -293,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="runs per task (pass^k with k=repeat)")
     p.add_argument("--limit", type=int, default=0, help="only the first N tasks")
     p.add_argument("--max-steps", type=int, default=4)
+    p.add_argument(
+        "--concurrency", type=int, default=1, help="task runs in flight at once (default 1)"
+    )
     p.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
     args = p.parse_args(argv)
     summary = asyncio.run(_bench(args))

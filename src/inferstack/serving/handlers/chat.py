@@ -53,7 +53,8 @@ class ChatHandler:
             )
         rendered = service.engine.render_chat(body.message_dicts(), tools=plan.tools or None)
         params = SamplingParams(**body.sampling_options(service.engine.info.generation_defaults))
-        params.stop = [*params.stop, *rendered.stop]
+        if not params.ignore_eos:  # the template's own end of turn, like an end-of-generation token
+            params.stop = [*params.stop, *rendered.stop]
         params.structured = plan.structured
         gen = GenerateRequest(
             request_id=random_id("chatcmpl"),
