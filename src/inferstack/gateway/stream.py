@@ -5,10 +5,17 @@ in half by the network waits for its end. The relay reads the final usage chunk 
 gateway always asks for) and drops it again when the client did not ask for it. A client that
 goes away before that chunk is charged for what was relayed: one token per content event, the
 prompt estimated from its size, and the upstream time so far.
+
+A stream ends for the client at ``[DONE]``. The relay then reads what is left of the upstream
+response for at most :data:`DRAIN_S` (normally just the end of its chunked body), so the
+connection goes back to the pool instead of being torn down and dialled again for the next
+request; an upstream that keeps the connection open past that is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -26,6 +33,8 @@ from inferstack.gateway.usage import Usage
 __all__ = ["DONE", "Relay", "RelayResponse"]
 
 DONE = b"data: [DONE]\n\n"
+DRAIN_S = 0.5
+"""How long the relay reads an upstream's remainder after ``[DONE]`` to keep its connection."""
 DONE_EVENT = b"data: [DONE]"
 
 
@@ -55,6 +64,7 @@ class Relay:
         self._deployment = deployment
         self._prompt_estimate = prompt_estimate
         self._closed = False
+        self._at_done = False  # the client has [DONE]; the upstream may still send its end
         self._usage_seen = False
         self.relayed = 0  # content events passed to the client
         self.usage = Usage()
@@ -78,6 +88,7 @@ class Relay:
                                 # The client has the whole answer: whatever the upstream does
                                 # next (close late, break off), this stream ended well.
                                 self.status = 200
+                                self._at_done = True
                                 return
                 try:
                     chunk = await anext(self._chunks)
@@ -150,6 +161,11 @@ class Relay:
 
     async def _finish(self) -> None:
         try:
+            if self._at_done:
+                with contextlib.suppress(httpx.HTTPError, TimeoutError):
+                    async with asyncio.timeout(DRAIN_S):
+                        async for _ in self._chunks:
+                            pass
             await self._response.aclose()
         finally:
             if not self._usage_seen and self.relayed:
