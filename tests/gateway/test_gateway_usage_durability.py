@@ -122,6 +122,33 @@ async def test_the_outbox_is_replayed_after_a_crash_and_never_doubles(tmp_path: 
     await db.close()
 
 
+async def test_entries_arriving_within_the_linger_share_one_transaction(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}")
+    await db.migrate()
+    batches: dict[float, list[int]] = {}
+    for linger in (0.0, 0.2):
+        recorder = UsageRecorder(db, outbox=Outbox(tmp_path / f"outbox-{linger}"), linger_s=linger)
+        write = recorder._write
+        sizes: list[int] = []
+
+        async def counted(batch: list[UsageEntry], write=write, sizes=sizes) -> dict[str, float]:
+            sizes.append(len(batch))
+            return await write(batch)
+
+        recorder._write = counted  # type: ignore[method-assign]
+        recorder.start()
+        base = 100 if linger else 0
+        recorder.record(_entry(base))
+        await asyncio.sleep(0.05)  # the recorder has taken the first entry
+        for i in range(1, 5):
+            recorder.record(_entry(base + i))
+        await recorder.flush()
+        await recorder.stop()
+        batches[linger] = sizes
+    assert batches == {0.0: [1, 4], 0.2: [5]}
+    await db.close()
+
+
 def _gateway(config: Path, state: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,

@@ -171,6 +171,7 @@ def _build(
         on_written=key_service.spend_written,
         on_failed=metrics.usage_write_errors.inc,
         drain_timeout_s=settings.shutdown_drain_s,
+        linger_s=settings.usage_batch_linger_s,
     )
     guardrail = PiiGuardrail(settings.guardrail) if settings.guardrail.enabled else None
     limits = KeyLimits(

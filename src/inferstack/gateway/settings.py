@@ -234,6 +234,13 @@ class GatewaySettings(Settings):
         description="Write-ahead log of usage not yet in the database (replayed on start); "
         "default <state_dir>/usage-outbox",
     )
+    usage_batch_linger_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=5,
+        description="How long the usage recorder waits after an entry for more to write in the "
+        "same transaction (entries are in the outbox meanwhile); 0 writes each one at once",
+    )
     shutdown_drain_s: float = Field(
         default=20.0,
         ge=0,

@@ -114,6 +114,7 @@ class UsageRecorder:
         max_batch: int = 500,
         retry_max_s: float = 5.0,
         drain_timeout_s: float = 20.0,
+        linger_s: float = 0.0,
     ) -> None:
         self._db = db
         self._outbox = outbox
@@ -122,6 +123,7 @@ class UsageRecorder:
         self._max_batch = max_batch
         self._retry_max_s = retry_max_s
         self._drain_timeout_s = drain_timeout_s
+        self._linger_s = linger_s
         self._queue: asyncio.Queue[UsageEntry] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.failing = False  # the last write failed; retrying
@@ -179,6 +181,10 @@ class UsageRecorder:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            if self._linger_s and self._queue.qsize() < self._max_batch:
+                # One transaction for what arrives meanwhile: under load a write per request
+                # costs the event loop more than the requests themselves.
+                await asyncio.sleep(self._linger_s)
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             spend = await self._write_until_done(batch)
