@@ -3,9 +3,11 @@
 A continuous-batching engine (llama.cpp here, vLLM on a GPU) runs in steps: every step decodes
 one token for each running sequence and prefills new prompts under a token budget. A step with
 ``b`` sequences takes ``step_s(b)`` (the profile's inter-token latency at concurrency ``b``,
-interpolated linearly, flat throughput beyond the largest measured concurrency, never a lower
-aggregate rate than at a smaller batch) plus the
-prefill cost of the prompt tokens it carries.
+interpolated linearly, flat throughput beyond the largest measured concurrency) plus the
+prefill cost of the prompt tokens it carries. The measured step times are taken as they are,
+even where a bigger batch serves fewer tokens per second: a one-thread llama.cpp replica on a
+quiet 2-core machine does (18 ms per step alone, 44 ms with two sequences), and smoothing that
+away made the simulator's inter-token latency up to 37 % too low (docs/planning.md, runs 4 and 5).
 
 The prefill cost per token comes from the profile's prefill rate (prompt tokens per second of
 TTFT beyond the first step, as ``inferstack bench --profile`` writes it), or from its
@@ -31,21 +33,8 @@ class ServiceModel:
         self.slots = profile.max_concurrency
         self.token_budget = token_budget
         self._levels = [p.concurrency for p in profile.points]
-        self._steps = self._monotone([p.step_s for p in profile.points])
+        self._steps = [p.step_s for p in profile.points]
         self.prefill_s_per_token, self.prefill_fixed_s = self._prefill(profile)
-
-    def _monotone(self, steps: list[float]) -> list[float]:
-        """Step times with the aggregate rate made non-decreasing in the batch size.
-
-        A batching engine never serves fewer tokens per second with more sequences; a profile
-        that says so was measured while something else took the CPU (a shared machine), and
-        the best rate seen at a smaller batch is the better estimate.
-        """
-        out, best = [], 0.0
-        for level, step in zip(self._levels, steps, strict=True):
-            best = max(best, level / step)
-            out.append(level / best)
-        return out
 
     def _prefill(self, profile: Profile) -> tuple[float, float]:
         first = profile.points[0]
