@@ -22,10 +22,12 @@ import pytest
 
 from inferstack.rag.retrieve import KnowledgeBase, open_knowledge_base
 from inferstack.rag.settings import RagSettings
+from inferstack.websearch import API_KEY_ENV
 from support.rag_backends import RUNNABLE_STORES, milvus_server, pgvector_server
 from support.rag_corpus import FACTS, write_corpus
 from support.servers import RunningServer, free_port
 from support.services import wait_until
+from support.tavily import PAGES, tavily_server
 
 pytestmark = pytest.mark.e2e
 
@@ -363,12 +365,91 @@ def test_ask_cites_the_chunk_with_the_fact_via_the_stack_record(
     assert "Sources:" in streamed.stdout and "zorblax.md#chunk=" in streamed.stdout
 
 
+def test_ask_hands_off_to_web_search_when_the_knowledge_base_has_no_answer(
+    tmp_path: Path, embedding_server: RunningServer, chat_server: RunningServer
+) -> None:
+    """The real models, a local server that speaks Tavily's API, and ``inferstack ask`` run as a
+    user runs it with the agents' web-search key in its environment."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    kb = kb_args(tmp_path / "kb", "milvus-lite", {})
+    code, _ = ingest(corpus, kb, embedding_server.base_url)
+    assert code == 0
+    (tmp_path / "state").mkdir()  # no stack: the flags name the model servers
+    ask = [
+        *CLI,
+        "--log-level",
+        "WARNING",
+        "ask",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--embedding-url",
+        embedding_server.base_url,
+        "--chat-url",
+        chat_server.base_url,
+        *kb,
+        "-k",
+        "2",
+        "--max-tokens",
+        "24",
+    ]
+    off_topic = "How many moons does the planet Neptune have?"
+    with tavily_server() as provider:
+        env = {
+            **os.environ,
+            API_KEY_ENV: provider.key,
+            "INFERSTACK_RAG_WEBSEARCH__URL": provider.url,
+        }
+
+        def run(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*ask, *argv], capture_output=True, text=True, timeout=300, env=env
+            )
+
+        web = run(off_topic, "--json")
+        assert web.returncode == 0, web.stderr
+        answer = json.loads(web.stdout)
+        assert (answer["route"], answer["no_answer"]) == ("web_search", False)
+        assert answer["model"] == chat_server.model and answer["answer"].strip()
+        assert answer["best_score"] < RagSettings().min_relevance
+        assert [c["source"] for c in answer["citations"]] == [PAGES[0].url, PAGES[1].url]
+        assert {c["origin"] for c in answer["citations"]} == {"web"}
+        assert answer["citations"][0]["text"] == PAGES[0].content
+        assert all(1 <= n <= len(answer["citations"]) for n in answer["cited"])
+        (request,) = provider.requests
+        assert request["body"]["query"] == off_topic
+        assert request["authorization"] == f"Bearer {provider.key}"
+
+        streamed = run(off_topic)
+        assert streamed.returncode == 0, streamed.stderr
+        assert "Sources (web search):" in streamed.stdout and PAGES[0].url in streamed.stdout
+        assert streamed.stdout.rstrip().endswith("route: web_search")
+
+        fact, question = FACTS["zorblax.md"]
+        searches = len(provider.requests)
+        kb_answer = run(question, "--json")
+        assert kb_answer.returncode == 0, kb_answer.stderr
+        body = json.loads(kb_answer.stdout)
+        assert (body["route"], body["no_answer"]) == ("knowledge_base", False)
+        assert body["citations"][0]["origin"] == "knowledge_base"
+        assert fact in body["citations"][0]["text"]
+        assert len(provider.requests) == searches  # the knowledge base answered: no search
+
+        provider.fail("status", 503)
+        failed = run(off_topic, "--json")
+        assert failed.returncode == 2 and failed.stdout == ""
+        assert "web search" in failed.stderr and "503" in failed.stderr
+
+
 def test_rag_service_streams_a_cited_answer(
     tmp_path: Path,
     backends: dict[str, str],
     embedding_server: RunningServer,
     chat_server: RunningServer,
 ) -> None:
+    """`rag serve` on Milvus Lite's server with web search configured (a local server that
+    speaks Tavily's API): a knowledge-base question streams its chunks, an off-topic one is
+    answered from the web, and a failing provider is a 502 error body."""
     corpus = tmp_path / "corpus"
     write_corpus(corpus)
     kb = kb_args(tmp_path / "kb", "milvus", backends)
@@ -376,50 +457,72 @@ def test_rag_service_streams_a_cited_answer(
     assert code == 0
     port = free_port()
     log = (tmp_path / "rag.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            *CLI,
-            "rag",
-            "serve",
-            "--port",
-            str(port),
-            *kb,
-            "--embedding-url",
-            embedding_server.base_url,
-            "--chat-url",
-            chat_server.base_url,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with tavily_server() as provider:
+        proc = subprocess.Popen(
+            [
+                *CLI,
+                "rag",
+                "serve",
+                "--port",
+                str(port),
+                *kb,
+                "--embedding-url",
+                embedding_server.base_url,
+                "--chat-url",
+                chat_server.base_url,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                API_KEY_ENV: provider.key,
+                "INFERSTACK_RAG_WEBSEARCH__URL": provider.url,
+            },
+        )
+        url = f"http://127.0.0.1:{port}"
 
-    def ready() -> bool:
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return proc.poll() is not None
+
         try:
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return proc.poll() is not None
+            wait_until(ready, 120, "rag serve")
+            assert proc.poll() is None, (tmp_path / "rag.log").read_text()
+            fact, question = FACTS["ledger.html"]
+            body = {"query": question, "k": 2, "max_tokens": 16, "stream": True}
+            with httpx.stream("POST", f"{url}/v1/rag/query", json=body, timeout=300) as r:
+                assert r.status_code == 200
+                lines = [x for x in r.iter_lines() if x.startswith("data: ")]
+            assert lines[-1] == "data: [DONE]"
+            events = [json.loads(x[6:]) for x in lines[:-1]]
+            assert events[0]["object"] == "rag.citations"
+            assert events[0]["route"] == "knowledge_base"
+            assert fact in events[0]["citations"][0]["text"]
+            assert any(e["object"] == "rag.delta" and e["delta"] for e in events)
+            assert events[-1]["object"] == "rag.done"
+            assert provider.requests == []
+            bad = httpx.post(f"{url}/v1/rag/query", json={"query": "x", "k": 99}, timeout=30)
+            assert bad.status_code == 400 and bad.json()["error"]["param"] == "k"
 
-    try:
-        wait_until(ready, 120, "rag serve")
-        assert proc.poll() is None, (tmp_path / "rag.log").read_text()
-        fact, question = FACTS["ledger.html"]
-        body = {"query": question, "k": 2, "max_tokens": 16, "stream": True}
-        with httpx.stream("POST", f"{url}/v1/rag/query", json=body, timeout=300) as r:
-            assert r.status_code == 200
-            lines = [x for x in r.iter_lines() if x.startswith("data: ")]
-        assert lines[-1] == "data: [DONE]"
-        events = [json.loads(x[6:]) for x in lines[:-1]]
-        assert events[0]["object"] == "rag.citations"
-        assert fact in events[0]["citations"][0]["text"]
-        assert any(e["object"] == "rag.delta" and e["delta"] for e in events)
-        assert events[-1]["object"] == "rag.done"
-        bad = httpx.post(f"{url}/v1/rag/query", json={"query": "x", "k": 99}, timeout=30)
-        assert bad.status_code == 400 and bad.json()["error"]["param"] == "k"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+            off_topic = {"query": "How many moons does the planet Neptune have?", "max_tokens": 16}
+            web = httpx.post(f"{url}/v1/rag/query", json=off_topic, timeout=300)
+            assert web.status_code == 200, web.text
+            answer = web.json()
+            assert (answer["route"], answer["no_answer"]) == ("web_search", False)
+            assert answer["citations"][0]["source"] == PAGES[0].url
+            assert {c["origin"] for c in answer["citations"]} == {"web"}
+            assert {c["source"] for c in answer["citations"]} <= {p.url for p in PAGES}
+            provider.fail("malformed")
+            failed = httpx.post(f"{url}/v1/rag/query", json=off_topic, timeout=300)
+            assert failed.status_code == 502
+            error = failed.json()["error"]
+            assert (error["type"], error["code"]) == ("upstream_error", "web_search_malformed")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
 
 
 def test_up_with_rag_serves_what_ingest_adds(tmp_path: Path) -> None:
