@@ -139,3 +139,28 @@ async def test_ingest_endpoint_is_idempotent_and_removes(client: httpx.AsyncClie
     assert (stats["documents"], stats["chunks"], stats["vectors"]) == (1, 1, 1)
     dup = await client.post("/v1/rag/documents", json={"documents": [doc, doc]})
     assert dup.status_code == 400 and dup.json()["error"]["param"] == "documents"
+
+
+async def test_a_chat_model_that_times_out_mid_stream_is_an_error_event(
+    tmp_path: Path, fake_embeddings: FakeEmbeddings
+) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer within the request timeout", request=request)
+
+    settings = make_settings(tmp_path, "milvus-lite", {}, min_relevance=0.3)
+    kb = make_kb(settings, fake_embeddings)
+    app = build_app(settings, kb, Answerer(kb, transport=httpx.MockTransport(slow)))
+    doc = {"id": "quarnia", "text": "Quarnia's capital Velmora is a city of bridges."}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rag") as c:
+            await c.post("/v1/rag/documents", json={"documents": [doc]})
+            query = {"query": "Velmora bridges", "stream": True}
+            async with c.stream("POST", "/v1/rag/query", json=query) as r:
+                assert r.status_code == 200  # the citations event went out first
+                lines = [x async for x in r.aiter_lines() if x.startswith("data: ")]
+            whole = await c.post("/v1/rag/query", json={"query": "Velmora bridges"})
+    assert lines[-1] == "data: [DONE]"
+    error = json.loads(lines[-2][6:])["error"]
+    assert error["type"] == "upstream_error" and "ReadTimeout" in error["message"]
+    assert whole.status_code == 502 and whole.json()["error"]["type"] == "upstream_error"

@@ -175,15 +175,18 @@ class Answerer:
             return
         parts: list[str] = []
         body = self._body(question, src, max_tokens, stream=True)
-        async with self.client.stream("POST", "chat/completions", json=body) as r:
-            if r.status_code != 200:
-                await r.aread()
-                raise UpstreamError(f"chat model answered {r.status_code}: {r.text[:300]}")
-            async for data in aiter_sse_data(r.aiter_lines()):
-                delta = _delta(data)
-                if delta:
-                    parts.append(delta)
-                    yield {"object": "rag.delta", "delta": delta}
+        try:
+            async with self.client.stream("POST", "chat/completions", json=body) as r:
+                if r.status_code != 200:
+                    await r.aread()
+                    raise UpstreamError(f"chat model answered {r.status_code}: {r.text[:300]}")
+                async for data in aiter_sse_data(r.aiter_lines()):
+                    delta = _delta(data)
+                    if delta:
+                        parts.append(delta)
+                        yield {"object": "rag.delta", "delta": delta}
+        except httpx.HTTPError as exc:  # a dead or slow chat model: an error event, not a crash
+            raise UpstreamError(f"chat request failed: {exc!r}") from exc
         cited = cited_numbers("".join(parts), src.count)
         yield {"object": "rag.done", "route": src.route, "cited": cited, "no_answer": False}
 
