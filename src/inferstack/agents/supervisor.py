@@ -16,6 +16,7 @@ import openai
 from opentelemetry import trace
 from pydantic import BaseModel, Field
 
+from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.runtime import Agent, CallRecord, FinalEvent, ToolResultEvent
 from inferstack.errors import UpstreamError
 from inferstack.rag import Retriever
@@ -93,6 +94,7 @@ class Supervisor:
         retriever: Retriever | None = None,
         k: int = 4,
         tracer: trace.Tracer | None = None,
+        metrics: AgentMetrics | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -100,6 +102,7 @@ class Supervisor:
         self.retriever = retriever
         self.k = k
         self.tracer = tracer or trace.NoOpTracer()
+        self.metrics = metrics
 
     async def _complete(self, system: str, content: str, **extra: Any) -> Any:
         kwargs: dict[str, Any] = {
@@ -138,6 +141,9 @@ class Supervisor:
                     span.add_event(f"{event.step}: {event.decision}")
                 if isinstance(event, QueryReply):
                     span.set_attribute(ROUTE_ATTRIBUTE, [f"{r.step}:{r.decision}" for r in route])
+                    if self.metrics is not None:
+                        answered_by = "knowledge" if event.citations else "tools"
+                        self.metrics.queries.labels(answered_by).inc()
                 yield event
 
     async def _route(

@@ -6,10 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from inferstack.http_errors import install_error_handlers
 from inferstack.idp.extract import open_client
+from inferstack.idp.metrics import IdpMetrics
 from inferstack.idp.pipeline import Processor
 from inferstack.idp.review import ReviewQueue
 from inferstack.idp.router import router
@@ -29,8 +31,10 @@ def build_app(settings: IdpSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = IdpStore(settings.resolved_database_url())
         client = open_client(settings)
-        app.state.review_queue = ReviewQueue(store)
-        app.state.processor = Processor(settings, client, store)
+        metrics = IdpMetrics(store)
+        app.state.metrics = metrics
+        app.state.review_queue = ReviewQueue(store, metrics)
+        app.state.processor = Processor(settings, client, store, metrics=metrics)
         try:
             yield
         finally:
@@ -44,5 +48,11 @@ def build_app(settings: IdpSettings) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics")
+    def prometheus(request: Request) -> Response:
+        # a plain def: FastAPI runs it on a worker thread, where the queue count's query runs
+        metrics: IdpMetrics = request.app.state.metrics
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from inferstack.errors import InferstackError
 from inferstack.idp.decide import decide
 from inferstack.idp.document import Page
 from inferstack.idp.extract import Extraction, LogprobsUnsupported, extract
+from inferstack.idp.metrics import IdpMetrics
 from inferstack.idp.read import read_document
 from inferstack.idp.score import score_fields
 from inferstack.idp.settings import IdpSettings
@@ -43,6 +46,7 @@ class Processor:
     validators: dict[str, list[Validator]] | None = None
     # Whether to ask for token logprobs: on until the server refuses them once.
     ask_logprobs: bool = field(default=True)
+    metrics: IdpMetrics | None = None
 
     def process(
         self, path: Path, schema_name: str, schema: dict[str, Any], filename: str | None = None
@@ -53,6 +57,21 @@ class Processor:
         if existing is not None:
             log.info("%s: already processed as document %d", path.name, existing.id)
             return {**existing.to_dict(), "reused": True}
+        started = time.perf_counter()
+        try:
+            row, logprobs = self._process_new(path, sha, schema_name, schema, filename)
+        except InferstackError:
+            if self.metrics is not None:
+                self.metrics.processed(schema_name, "failed", None)
+            raise
+        if self.metrics is not None:
+            self.metrics.processed(schema_name, row.status, time.perf_counter() - started)
+        return {**row.to_dict(), "reused": False, "logprobs": logprobs}
+
+    def _process_new(
+        self, path: Path, sha: str, schema_name: str, schema: dict[str, Any], filename: str | None
+    ) -> tuple[DocumentRow, bool]:
+        """Read, extract, score, decide and store a file not processed before."""
         pages: list[Page] = list(
             read_document(path, dpi=self.settings.dpi, language=self.settings.ocr_language)
         )
@@ -78,7 +97,7 @@ class Processor:
             )
         )
         log.info("%s: document %d %s", path.name, row.id, decision.status)
-        return {**row.to_dict(), "reused": False, "logprobs": extraction.logprobs is not None}
+        return row, extraction.logprobs is not None
 
     def _extract(self, text: str, name: str, schema: dict[str, Any]) -> Extraction:
         if self.ask_logprobs:

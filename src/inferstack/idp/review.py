@@ -4,13 +4,16 @@ change is recorded with who, what and when."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from inferstack.errors import InvalidRequestError, NotFoundError
 from inferstack.idp.decide import AUTO_APPROVED, PENDING
 from inferstack.idp.store import DocumentRow, IdpStore, ReviewRow, utcnow
+
+if TYPE_CHECKING:
+    from inferstack.idp.metrics import IdpMetrics
 
 __all__ = ["APPROVED", "REJECTED", "STATUSES", "ConflictError", "ReviewQueue"]
 
@@ -29,8 +32,9 @@ class ConflictError(InvalidRequestError):
 class ReviewQueue:
     """Review operations on an :class:`IdpStore`."""
 
-    def __init__(self, store: IdpStore) -> None:
+    def __init__(self, store: IdpStore, metrics: IdpMetrics | None = None) -> None:
         self.store = store
+        self.metrics = metrics
 
     def list(self, status: str | None, limit: int) -> list[dict[str, Any]]:
         if status is not None and status not in STATUSES:
@@ -69,13 +73,19 @@ class ReviewQueue:
                 row.fields = fields
                 row.values = values
             self._record(s, row, APPROVED, "approve", reviewer, changes, note)
+        self._count("approve")
         return self.get(document_id)
 
     def reject(self, document_id: int, reviewer: str, note: str) -> dict[str, Any]:
         with self.store.session() as s:
             row = self._pending(s, document_id)
             self._record(s, row, REJECTED, "reject", reviewer, {"status": REJECTED}, note)
+        self._count("reject")
         return self.get(document_id)
+
+    def _count(self, action: str) -> None:
+        if self.metrics is not None:
+            self.metrics.reviews.labels(action).inc()
 
     @staticmethod
     def _record(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     create_engine,
+    func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -134,6 +135,12 @@ class IdpStore:
                 )
             )
         return row
+
+    def status_counts(self) -> dict[str, int]:
+        """How many documents are in each status (one grouped count in the database)."""
+        query = select(DocumentRow.status, func.count()).group_by(DocumentRow.status)
+        with self.session() as s:
+            return {status: count for status, count in s.execute(query).tuples()}
 
     def close(self) -> None:
         self.engine.dispose()

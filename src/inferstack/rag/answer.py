@@ -110,6 +110,12 @@ class Answerer:
         """The knowledge base's chunks when relevant, else the web's results when configured
         and it has some, else nothing (``no_answer``)."""
         hits, best = await self.sources(question, k=k, mode=mode, filters=filters)
+        return await self.decide(question, hits, best, k=k)
+
+    async def decide(
+        self, question: str, hits: list[Hit], best: float | None, *, k: int | None
+    ) -> Sources:
+        """:meth:`route` from already retrieved ``hits`` (and the best cosine ``best``)."""
         if self.relevant(hits, best):
             return Sources("knowledge_base", hits=hits, best_score=best)
         if self.web is not None:
@@ -128,6 +134,10 @@ class Answerer:
         max_tokens: int | None = None,
     ) -> Answer:
         src = await self.route(question, k=k, mode=mode, filters=filters)
+        return await self.answer_from(question, src, max_tokens=max_tokens)
+
+    async def answer_from(self, question: str, src: Sources, *, max_tokens: int | None) -> Answer:
+        """The answer from the sources :meth:`route` chose."""
         if src.route == "no_answer":
             return Answer(
                 NO_ANSWER, [], no_answer=True, best_score=src.best_score, route="no_answer"
@@ -161,6 +171,13 @@ class Answerer:
         """Events: ``rag.citations`` (the route and its sources), ``rag.delta`` (text),
         ``rag.done``. A web-search failure comes before the first event."""
         src = await self.route(question, k=k, mode=mode, filters=filters)
+        async for event in self.stream_from(question, src, max_tokens=max_tokens):
+            yield event
+
+    async def stream_from(
+        self, question: str, src: Sources, *, max_tokens: int | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """:meth:`stream` from the sources :meth:`route` chose."""
         no_answer = src.route == "no_answer"
         yield {
             "object": "rag.citations",

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inferstack.errors import (
@@ -19,6 +20,7 @@ from inferstack.errors import (
     error_body,
 )
 from inferstack.rag.answer import Answerer
+from inferstack.rag.metrics import RagMetrics
 from inferstack.rag.retrieve import KnowledgeBase, open_knowledge_base
 from inferstack.rag.router import build_router
 from inferstack.rag.service import RagService
@@ -34,12 +36,13 @@ def build_app(
 ) -> FastAPI:
     """The RAG service; ``kb`` and ``answerer`` are injected in tests (otherwise built from
     ``settings`` when the app starts)."""
+    metrics = RagMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         base = kb or open_knowledge_base(settings)
         answers = answerer or Answerer(base)
-        app.state.rag = RagService(base, answers)
+        app.state.rag = RagService(base, answers, metrics)
         try:
             yield
         finally:
@@ -57,6 +60,10 @@ def build_app(
     @app.get("/ready")
     async def ready(request: Request) -> dict[str, object]:
         return await request.app.state.rag.stats()  # type: ignore[no-any-return]
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 

@@ -6,7 +6,9 @@ Prometheus exporter does: dots become underscores and the unit becomes a suffix
 (``gen_ai.server.time_to_first_token`` in ``s`` → ``gen_ai_server_time_to_first_token_seconds``;
 ``{token}`` adds none). Their labels are the spec's attributes, translated the same way.
 The ``inferstack_*`` metrics use the short labels ``model``, ``deployment``, ``model_group``,
-``key``, ``status``.
+``key``, ``status``; the apps' (``inferstack_agent_*``, ``inferstack_rag_*``,
+``inferstack_idp_*``) label only bounded values (a tool the agent has, a retrieval mode, a
+schema, a status), never a question or a file name.
 
 Components build their collectors from these specs (``spec.counter(registry)``, …), each in a
 registry it owns; dashboards and alerts in ``deploy/`` use only the names declared here (a test
@@ -31,8 +33,11 @@ __all__ = [
     "GENAI_TOKEN_BUCKETS",
     "GENAI_TPOT_BUCKETS",
     "GENAI_TTFT_BUCKETS",
+    "AgentNames",
     "GatewayNames",
+    "IdpNames",
     "MetricSpec",
+    "RagNames",
     "ServerNames",
     "TelemetryNames",
     "TracingCollector",
@@ -57,6 +62,8 @@ GENAI_TOKEN_BUCKETS = (
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _TOKEN_TIME = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2)
 _OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
+_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 30, 50, 100)
+_DOCUMENT = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 
 _SERVER_GENAI = (
     "gen_ai_operation_name",
@@ -318,6 +325,105 @@ class TelemetryNames:
     )
 
 
+class AgentNames:
+    """The agent service's metrics (``inferstack agents serve``): the tool agent's runs and the
+    weather function calling. ``agent`` is the agent's name (``agent``, ``weather``); ``tool``
+    is one of the agent's tools, or ``unknown`` when the model named a tool it does not have."""
+
+    RUNS = MetricSpec(
+        "inferstack_agent_runs_total",
+        "counter",
+        "Agent runs ended, by stop reason (stop, max_steps, max_tokens, max_time, paused, "
+        "error); a paused run counts again when its resumption ends.",
+        ("agent", "stop_reason"),
+    )
+    STEPS = MetricSpec(
+        "inferstack_agent_steps_total",
+        "counter",
+        "Agent steps: model calls made by agent runs.",
+        ("agent",),
+    )
+    RUN_STEPS = MetricSpec(
+        "inferstack_agent_run_steps",
+        "histogram",
+        "Steps (model calls) per run, observed when a run ends other than paused.",
+        ("agent",),
+        _STEPS,
+    )
+    TOOL_CALLS = MetricSpec(
+        "inferstack_agent_tool_calls_total",
+        "counter",
+        "Tool calls by tool and outcome (ok, error, denied).",
+        ("agent", "tool", "outcome"),
+    )
+    TOOL_DURATION = MetricSpec(
+        "inferstack_agent_tool_duration_seconds",
+        "histogram",
+        "Time a tool call took (denied calls excluded).",
+        ("agent", "tool"),
+        _LATENCY,
+    )
+    QUERIES = MetricSpec(
+        "inferstack_agent_queries_total",
+        "counter",
+        "Supervisor queries answered, by the route that answered (knowledge, tools).",
+        ("route",),
+    )
+
+
+class RagNames:
+    """The RAG service's metrics (``inferstack rag serve``)."""
+
+    RETRIEVAL_DURATION = MetricSpec(
+        "inferstack_rag_retrieval_duration_seconds",
+        "histogram",
+        "Retrieval time (query embedding, vector and keyword search, fusion, chunk lookup) "
+        "by retrieval mode, for /retrieve and /query alike.",
+        ("mode",),
+        _LATENCY,
+    )
+    QUERIES = MetricSpec(
+        "inferstack_rag_queries_total",
+        "counter",
+        "Requests by endpoint (query, retrieve) and outcome: the answer's route "
+        "(knowledge_base, web_search, no_answer; a retrieval with hits is knowledge_base, one "
+        "without no_answer), invalid (4xx) or error (5xx).",
+        ("endpoint", "outcome"),
+    )
+
+
+class IdpNames:
+    """The IDP service's metrics (``inferstack idp serve``)."""
+
+    DOCUMENTS = MetricSpec(
+        "inferstack_idp_documents_processed_total",
+        "counter",
+        "Documents processed, by schema and decision (auto_approved, pending = sent to "
+        "review, failed); a re-upload of a known file is not processed again.",
+        ("schema", "decision"),
+    )
+    PROCESSING_DURATION = MetricSpec(
+        "inferstack_idp_processing_duration_seconds",
+        "histogram",
+        "Time to process one document (read, extract, score, decide, store).",
+        ("schema",),
+        _DOCUMENT,
+    )
+    REVIEWS = MetricSpec(
+        "inferstack_idp_reviews_total",
+        "counter",
+        "Reviewer decisions on queued documents, by action (approve, reject).",
+        ("action",),
+    )
+    REVIEW_QUEUE = MetricSpec(
+        "inferstack_idp_review_queue_documents",
+        "gauge",
+        "Documents by review status, counted in the database at scrape time (pending is the "
+        "review queue's length).",
+        ("status",),
+    )
+
+
 def _specs(*holders: type) -> tuple[MetricSpec, ...]:
     return tuple(
         value
@@ -327,7 +433,9 @@ def _specs(*holders: type) -> tuple[MetricSpec, ...]:
     )
 
 
-ALL: tuple[MetricSpec, ...] = _specs(ServerNames, GatewayNames, TelemetryNames)
+ALL: tuple[MetricSpec, ...] = _specs(
+    ServerNames, GatewayNames, TelemetryNames, AgentNames, RagNames, IdpNames
+)
 """Every metric the stack exposes."""
 
 

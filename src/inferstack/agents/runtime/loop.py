@@ -19,6 +19,7 @@ from typing import Any
 import openai
 from opentelemetry import trace
 
+from inferstack.agents.metrics import AgentMetrics, ToolOutcome
 from inferstack.agents.runtime.events import (
     AgentEvent,
     CallRecord,
@@ -31,7 +32,7 @@ from inferstack.agents.runtime.executor import execute_call
 from inferstack.agents.runtime.limits import Limits
 from inferstack.agents.runtime.store import RunState, SessionStore
 from inferstack.agents.tools import Tool, ToolOutput
-from inferstack.errors import InvalidRequestError, NotFoundError, UpstreamError
+from inferstack.errors import InferstackError, InvalidRequestError, NotFoundError, UpstreamError
 from inferstack.telemetry.genai import agent_span, tool_span
 from inferstack.telemetry.semconv import Attr
 
@@ -72,6 +73,7 @@ class Agent:
         approver: Approver | None = None,
         tracer: trace.Tracer | None = None,
         name: str = "agent",
+        metrics: AgentMetrics | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -87,6 +89,7 @@ class Agent:
         self.approver = approver
         self.tracer = tracer or trace.NoOpTracer()
         self.name = name
+        self.metrics = metrics
 
     async def run(self, task: str, *, session_id: str | None = None) -> FinalEvent:
         """Run to the end and return the final event."""
@@ -105,7 +108,8 @@ class Agent:
         await self._record(run, messages, {"role": "user", "content": task})
         with agent_span(self.tracer, self.name) as span:
             span.set_attribute("gen_ai.conversation.id", run.session_id)
-            async for event in self._loop(run, messages, deadline=self._deadline()):
+            loop = self._loop(run, messages, deadline=self._deadline())
+            async for event in self._observed(run, loop):
                 if isinstance(event, FinalEvent):
                     span.set_attribute("inferstack.agent.stop_reason", event.reason)
                 yield event
@@ -132,8 +136,23 @@ class Agent:
             results.append(result)
             yield result
         await self.store.save(run)
-        async for event in self._loop(run, messages, deadline=deadline, carried=results):
+        loop = self._loop(run, messages, deadline=deadline, carried=results)
+        async for event in self._observed(run, loop):
             yield event
+
+    async def _observed(
+        self, run: RunState, events: AsyncIterator[AgentEvent]
+    ) -> AsyncIterator[AgentEvent]:
+        """``events``, counting how the run ended (stop reason, steps) in the metrics."""
+        try:
+            async for event in events:
+                if isinstance(event, FinalEvent) and self.metrics is not None:
+                    self.metrics.run_ended(self.name, event.reason, event.steps)
+                yield event
+        except InferstackError:
+            if self.metrics is not None:
+                self.metrics.run_ended(self.name, "error", run.steps)
+            raise
 
     def _deadline(self) -> float:
         return time.monotonic() + self.limits.max_seconds
@@ -214,6 +233,8 @@ class Agent:
             await self.store.save(run)
             raise UpstreamError(f"the model call failed: {exc}") from exc
         run.steps += 1
+        if self.metrics is not None:
+            self.metrics.step(self.name)
         run.tokens += response.usage.total_tokens if response.usage else 0
         await self.store.save(run)
         choice_ = response.choices[0]
@@ -259,9 +280,13 @@ class Agent:
 
         async def one(call: CallRecord) -> None:
             with tool_span(self.tracer, call.name, call_id=call.id) as span:
-                output = await self._call_or_deny(call, approvals, timeout)
+                started = time.monotonic()
+                output, outcome = await self._call_or_deny(call, approvals, timeout)
                 if output.is_error:
                     span.set_attribute(Attr.ERROR_TYPE, "tool_error")
+            if self.metrics is not None:
+                took = None if outcome == "denied" else time.monotonic() - started
+                self.metrics.tool_call(self.name, call.name, call.name in self.tools, outcome, took)
             async with lock:
                 await self._record(
                     run,
@@ -293,15 +318,16 @@ class Agent:
 
     async def _call_or_deny(
         self, call: CallRecord, approvals: Mapping[str, bool], timeout: float
-    ) -> ToolOutput:
+    ) -> tuple[ToolOutput, ToolOutcome]:
         tool = self.tools.get(call.name)
         if tool is not None and tool.destructive:
             approved = approvals.get(call.id)
             if approved is None and self.approver is not None:
                 approved = await self.approver(call)
             if not approved:
-                return ToolOutput(DENIED, is_error=True)
-        return await execute_call(self.tools, call, timeout)
+                return ToolOutput(DENIED, is_error=True), "denied"
+        output = await execute_call(self.tools, call, timeout)
+        return output, "error" if output.is_error else "ok"
 
     async def _record(
         self, run: RunState, messages: list[dict[str, Any]], message: dict[str, Any]

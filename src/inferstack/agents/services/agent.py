@@ -1,4 +1,5 @@
-"""Routes of the agent REST service: POST /query, POST /runs/{id}/resume, GET /health, /status."""
+"""Routes of the agent REST service: POST /query, POST /runs/{id}/resume, GET /health, /status,
+/metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.services.handler import AgentService, QueryReply
 from inferstack.agents.services.http import read_json, sse_response
 from inferstack.agents.supervisor import SupervisorMode
@@ -85,3 +88,9 @@ async def health(request: Request) -> JSONResponse:
 @router.get("/status")
 async def status(request: Request) -> JSONResponse:
     return JSONResponse(await _service(request).status())
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    registry: AgentMetrics = request.app.state.metrics
+    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

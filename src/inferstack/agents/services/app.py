@@ -13,6 +13,7 @@ from opentelemetry import trace
 from inferstack.agents.db import AgentDatabase
 from inferstack.agents.knowledge import RagClient
 from inferstack.agents.mcp import MCPConnection, parse_spec
+from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.runtime import Agent, SessionStore
 from inferstack.agents.services import agent as agent_routes
 from inferstack.agents.services import knowledge as knowledge_routes
@@ -60,6 +61,7 @@ def build_app(
     tracer: trace.Tracer | None = None,
 ) -> FastAPI:
     """The service; ``client``, ``tools`` and ``retriever`` replace what settings would build."""
+    metrics = AgentMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,6 +81,7 @@ def build_app(
                 limits=settings.limits,
                 temperature=settings.temperature,
                 tracer=tracer,
+                metrics=metrics,
             )
             kb: Retriever | None = retriever
             if kb is None and settings.rag_url:
@@ -86,18 +89,21 @@ def build_app(
                 stack.push_async_callback(rag.aclose)
                 kb = rag
             app.state.knowledge = kb
-            supervisor = Supervisor(model, settings.model, agent, retriever=kb, tracer=tracer)
+            supervisor = Supervisor(
+                model, settings.model, agent, retriever=kb, tracer=tracer, metrics=metrics
+            )
             meteo = OpenMeteo(settings.weather)
             stack.push_async_callback(meteo.close)
             app.state.agent_service = AgentService(
                 settings, db, agent, supervisor, mcp_servers=list(settings.mcp_servers)
             )
             app.state.meteo = meteo
-            app.state.weather_chat = WeatherChat(model, settings.model, meteo)
+            app.state.weather_chat = WeatherChat(model, settings.model, meteo, metrics=metrics)
             app.state.max_body_bytes = settings.max_body_bytes
             yield
 
     app = FastAPI(title="inferstack agents", lifespan=lifespan)
+    app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(agent_routes.router)
     app.include_router(weather_routes.router)

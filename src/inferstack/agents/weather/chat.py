@@ -4,11 +4,13 @@ against Open-Meteo, and the model answers from the result."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any, Literal
 
 import openai
 from pydantic import BaseModel, Field
 
+from inferstack.agents.metrics import AgentMetrics, ToolOutcome
 from inferstack.agents.runtime.events import CallRecord
 from inferstack.agents.runtime.executor import execute_call
 from inferstack.agents.tools import Tool, ToolError
@@ -65,12 +67,19 @@ class WeatherChat:
     """One object per service, reused across requests."""
 
     def __init__(
-        self, client: openai.AsyncOpenAI, model: str, meteo: OpenMeteo, *, timeout: float = 30
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        meteo: OpenMeteo,
+        *,
+        timeout: float = 30,
+        metrics: AgentMetrics | None = None,
     ) -> None:
         self.client = client
         self.model = model
         self.tools = {t.name: t for t in weather_tools(meteo)}
         self.timeout = timeout
+        self.metrics = metrics
 
     async def _complete(self, messages: list[dict[str, Any]], tool_choice: Any) -> Any:
         try:
@@ -114,7 +123,13 @@ class WeatherChat:
         )
         done: list[WeatherCall] = []
         for call in calls:
+            started = time.monotonic()
             out = await execute_call(self.tools, call, self.timeout)
+            if self.metrics is not None:
+                outcome: ToolOutcome = "error" if out.is_error else "ok"
+                took = time.monotonic() - started
+                known = call.name in self.tools
+                self.metrics.tool_call("weather", call.name, known, outcome, took)
             convo.append({"role": "tool", "tool_call_id": call.id, "content": out.text})
             done.append(
                 WeatherCall(
