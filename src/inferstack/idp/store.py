@@ -140,7 +140,7 @@ class IdpStore:
         """How many documents are in each status (one grouped count in the database)."""
         query = select(DocumentRow.status, func.count()).group_by(DocumentRow.status)
         with self.session() as s:
-            return {status: count for status, count in s.execute(query).tuples()}
+            return {status: count for status, count in s.execute(query)}
 
     def close(self) -> None:
         self.engine.dispose()
