@@ -1,9 +1,11 @@
-"""`inferstack up --observability` for real: the default model behind the gateway, Phoenix
-receiving the traces, Prometheus scraping every process; Langfuse's OTLP path checked at a
-local receiver; a dead collector next to live traffic."""
+"""`inferstack up --observability --rag` for real: the default model behind the gateway, the RAG
+service, Phoenix receiving the traces, Prometheus scraping every process; the agent and IDP
+services beside it, scraped with the RAG service by a second real Prometheus; Langfuse's OTLP
+path checked at a local receiver; a dead collector next to live traffic."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import statistics
@@ -20,7 +22,16 @@ import psutil
 import pytest
 import yaml
 
-from support.grafana import alert_queries, dashboard_queries
+from support.grafana import (
+    APP_BOARDS,
+    APP_RULES,
+    PLATFORM_BOARDS,
+    PLATFORM_RULES,
+    alert_queries,
+    dashboard_queries,
+)
+from support.idp_docs import INVOICE_LINES, write_text_pdf
+from support.open_meteo import open_meteo_server
 from support.otlp import OtlpReceiver
 from support.servers import free_port
 
@@ -68,7 +79,7 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("observed")
     state = root / "state"
-    ports = {n: free_port() for n in ("chat", "emb", "gw", "phoenix", "prometheus")}
+    ports = {n: free_port() for n in ("chat", "emb", "gw", "phoenix", "prometheus", "rag", "mv")}
     log = root / "up.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -78,6 +89,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "--chat-port", str(ports["chat"]), "--embedding-port", str(ports["emb"]),
                 "--gateway-port", str(ports["gw"]), "--phoenix-port", str(ports["phoenix"]),
                 "--prometheus-port", str(ports["prometheus"]),
+                "--rag", "--rag-port", str(ports["rag"]), "--milvus-port", str(ports["mv"]),
                 "--parallel", "4", "--ctx-size", "1024",
             ],
             stdout=out,
@@ -88,7 +100,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
         def ready() -> bool:
             assert proc.poll() is None, log.read_text()
-            return stack_file.exists()
+            # Prometheus starts last, when every other process is up
+            return stack_file.exists() and "prometheus" in json.loads(stack_file.read_text())
 
         wait_for(ready, 600, "the stack")
         record = json.loads(stack_file.read_text())
@@ -326,10 +339,14 @@ def test_prometheus_scrapes_every_process_and_every_query_has_data(stack: Stack)
     def targets_up() -> bool:
         active = httpx.get(f"{prom}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         jobs = {t["labels"]["job"]: t["health"] for t in active}
-        return jobs == dict.fromkeys(("chat", "embeddings", "gateway"), "up")
+        return jobs == dict.fromkeys(("chat", "embeddings", "gateway", "rag"), "up")
 
     wait_for(targets_up, 60, "every process scraped")
-    queries = dashboard_queries() + alert_queries()
+    every_query_has_data(prom, dashboard_queries(PLATFORM_BOARDS) + alert_queries(PLATFORM_RULES))
+
+
+def every_query_has_data(prom: str, queries: list[str]) -> None:
+    assert queries
     for query in queries:
 
         def has_data(q: str = query) -> bool:
@@ -338,6 +355,142 @@ def test_prometheus_scrapes_every_process_and_every_query_has_data(stack: Stack)
             return bool(r.json()["data"]["result"])
 
         wait_for(has_data, 90, f"data for {query}")
+
+
+@dataclass
+class App:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def start_app(root: Path, name: str, argv: list[str], env: dict[str, str]) -> App:
+    """``inferstack <argv>`` (an app service) with ``env``, once its /health answers."""
+    import os
+
+    port = free_port()
+    log = root / f"{name}.log"
+    cmd = [sys.executable, "-m", "inferstack.cli.main", *argv, "--port", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert proc.poll() is None, log.read_text()
+        try:
+            return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, 120, name)
+    return App(proc, url)
+
+
+def test_the_apps_are_scraped_and_every_apps_query_has_data(stack: Stack, tmp_path: Path) -> None:
+    """Real requests through the RAG, agent and IDP services (the real model behind the
+    gateway), then every query of the apps dashboard and alerts returns data from a real
+    Prometheus scraping them; the RAG ones also from the stack's own Prometheus."""
+    from inferstack.cli import observability as obs
+
+    rag = stack.record["rag"]["url"]
+    gateway = stack.record["gateway"]["base_url"]
+    docs = [
+        {"id": "quarnia", "text": "Quarnia's capital Velmora is a city of bridges over the river."},
+        {"id": "reactor", "text": "The Zorblax reactor burns frozen helium pellets."},
+    ]
+    r = httpx.post(f"{rag}/v1/rag/documents", json={"documents": docs}, timeout=300)
+    assert r.status_code == 200, r.text
+    for body in (
+        {"query": "What is the capital of Quarnia?", "k": 2, "max_tokens": 8},
+        {"query": "submarine sonar frequencies in the deep ocean"},
+    ):
+        r = httpx.post(f"{rag}/v1/rag/query", json=body, timeout=300)
+        assert r.status_code == 200, r.text
+    r = httpx.post(f"{rag}/v1/rag/retrieve", json={"query": "reactor", "mode": "bm25"}, timeout=60)
+    assert r.status_code == 200 and r.json()["data"], r.text
+
+    pdf = tmp_path / "invoice.pdf"
+    write_text_pdf(pdf, INVOICE_LINES)
+    with contextlib.ExitStack() as running:
+        meteo, _app = running.enter_context(open_meteo_server())
+        agents = start_app(
+            tmp_path,
+            "agents",
+            ["agents", "serve", "--url", gateway, "--model", stack.model],
+            {
+                "INFERSTACK_AGENTS_API_KEY": stack.key,
+                "INFERSTACK_AGENTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'agents.db'}",
+                "INFERSTACK_AGENTS_RAG_URL": rag,
+                "INFERSTACK_AGENTS_WEATHER__GEOCODING_URL": f"{meteo}/search",
+                "INFERSTACK_AGENTS_WEATHER__FORECAST_URL": f"{meteo}/forecast",
+                "INFERSTACK_AGENTS_REQUEST_TIMEOUT": "300",
+                "INFERSTACK_AGENTS_LIMITS__MAX_STEPS": "1",
+                "INFERSTACK_AGENTS_LIMITS__STEP_MAX_TOKENS": "16",
+            },
+        )
+        running.callback(agents.stop)
+        idp = start_app(
+            tmp_path,
+            "idp",
+            ["idp", "serve", "--state-dir", str(tmp_path / "idp")],
+            {
+                "INFERSTACK_IDP_CHAT_BASE_URL": gateway,
+                "INFERSTACK_IDP_CHAT_MODEL": stack.model,
+                "INFERSTACK_IDP_API_KEY": stack.key,
+                "INFERSTACK_IDP_APPROVE_THRESHOLD": "1.0",
+            },
+        )
+        running.callback(idp.stop)
+
+        service = httpx.Client(base_url=agents.url, timeout=600)
+        weather = {"message": "What is the weather in Paris?", "tool_choice": "required"}
+        r = service.post("/chat", json=weather)
+        assert r.status_code == 200 and r.json()["tool_calls"], r.text
+        for mode in ("tools", "knowledge"):
+            r = service.post("/query", json={"question": "Where is Velmora?", "mode": mode})
+            assert r.status_code == 200, r.text
+        documents = httpx.Client(base_url=idp.url, timeout=600)
+        r = documents.post(
+            "/v1/idp/documents",
+            params={"filename": "invoice.pdf", "schema": "invoice"},
+            content=pdf.read_bytes(),
+        )
+        assert r.status_code == 200, r.text
+        if r.json()["status"] == "pending":
+            approved = documents.post(
+                f"/v1/idp/documents/{r.json()['id']}/approve", json={"reviewer": "e2e"}
+            )
+            assert approved.status_code == 200, approved.text
+
+        targets = {"agents": f"{agents.url}/metrics", "idp": f"{idp.url}/metrics"}
+        targets["rag"] = f"{rag}/metrics"
+        port = free_port()
+        log = tmp_path / "prometheus.log"
+        prometheus = obs.start_prometheus(tmp_path, "127.0.0.1", port, targets, log)
+        running.callback(lambda: (prometheus.terminate(), prometheus.wait(timeout=30)))
+        prom = f"http://127.0.0.1:{port}"
+
+        def targets_up() -> bool:
+            assert prometheus.poll() is None, log.read_text()
+            try:
+                r = httpx.get(f"{prom}/api/v1/targets", timeout=10)
+            except httpx.HTTPError:
+                return False
+            jobs = {t["labels"]["job"]: t["health"] for t in r.json()["data"]["activeTargets"]}
+            return jobs == dict.fromkeys(targets, "up")
+
+        wait_for(targets_up, 90, "the apps scraped")
+        queries = dashboard_queries(APP_BOARDS) + alert_queries(APP_RULES)
+        every_query_has_data(prom, queries)
+        # the stack's own Prometheus scrapes the RAG service `up --rag` started
+        own = [q for q in queries if "inferstack_rag_" in q]
+        assert own
+        every_query_has_data(stack.record["prometheus"]["url"], own)
 
 
 def test_a_dead_collector_neither_slows_nor_fails_requests(stack: Stack, tmp_path: Path) -> None:

@@ -165,6 +165,10 @@ def _wait_ready(process: Process, url: str, timeout: float) -> dict[str, Any]:
 
 _LOOPBACK = "127.0.0.1"
 
+SCRAPED = ("chat", "embeddings", "gateway", "rag")
+"""The processes of the stack that serve Prometheus metrics on ``/metrics`` (Milvus Lite's
+server does not)."""
+
 
 def server_host(args: argparse.Namespace) -> str:
     """Where the model servers listen: behind the gateway always loopback, because they take
@@ -304,11 +308,12 @@ def run(args: argparse.Namespace) -> int:
         record: dict[str, Any] = _model_servers(args, stack)
         if not args.no_gateway:
             record["gateway"] = _gateway(args, stack, record)
-        if phoenix is not None:
-            record.update(_observability(args, stack, record, phoenix))
         path = write_stack(record, args.state_dir)
         if args.rag:
             record.update(up_rag.start_rag(args, stack))
+            path = write_stack(record, args.state_dir)
+        if phoenix is not None:  # last: Prometheus scrapes every process started above
+            record.update(_observability(args, stack, record, phoenix))
             path = write_stack(record, args.state_dir)
         _announce(record, path)
         _wait(stack)
@@ -336,7 +341,9 @@ def _observability(
 
     phoenix_url = f"http://{args.host}:{args.phoenix_port}"
     _wait_ready(phoenix, f"{phoenix_url}/healthz", args.ready_timeout)
-    targets = {name: f"{info['url']}/metrics" for name, info in record.items()}
+    targets = {
+        name: f"{info['url']}/metrics" for name, info in record.items() if name in SCRAPED
+    }
     log = stack.state / "logs" / "prometheus.log"
     proc = obs.start_prometheus(stack.state, args.host, args.prometheus_port, targets, log)
     prometheus = stack.adopt("prometheus", proc, log)
