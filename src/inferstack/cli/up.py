@@ -341,9 +341,7 @@ def _observability(
 
     phoenix_url = f"http://{args.host}:{args.phoenix_port}"
     _wait_ready(phoenix, f"{phoenix_url}/healthz", args.ready_timeout)
-    targets = {
-        name: f"{info['url']}/metrics" for name, info in record.items() if name in SCRAPED
-    }
+    targets = {name: f"{info['url']}/metrics" for name, info in record.items() if name in SCRAPED}
     log = stack.state / "logs" / "prometheus.log"
     proc = obs.start_prometheus(stack.state, args.host, args.prometheus_port, targets, log)
     prometheus = stack.adopt("prometheus", proc, log)
