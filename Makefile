@@ -85,9 +85,9 @@ $(VENV)/.test-extras: pyproject.toml | install
 	touch $@
 
 # Servers and tools the tests start themselves (Redis, PostgreSQL, Prometheus with promtool,
-# Chromium, tesseract OCR with its English data for idp) and the build tools of the llama-server
+# Chromium, tesseract OCR with its English and orientation (OSD) data for idp) and the build tools of the llama-server
 # peer; installed from Debian when missing.
-SYSTEM_PACKAGES := redis-server postgresql prometheus chromium tesseract-ocr tesseract-ocr-eng cmake ninja-build
+SYSTEM_PACKAGES := redis-server postgresql prometheus chromium tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd cmake ninja-build
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
@@ -98,6 +98,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
 	ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || missing="$$missing tesseract-ocr-eng"; \
+	ls /usr/share/tesseract-ocr/*/tessdata/osd.traineddata >/dev/null 2>&1 || missing="$$missing tesseract-ocr-osd"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

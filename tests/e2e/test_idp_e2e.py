@@ -6,6 +6,7 @@ asserts structure, schema validity and evidence, not accuracy."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,10 +20,25 @@ from jsonschema import Draft202012Validator
 
 from inferstack.idp.evidence import normalise
 from inferstack.idp.schemas import BUILTIN_SCHEMAS
-from support.idp_docs import INVOICE_LINES, render_image, write_text_pdf
+from support.idp_docs import (
+    INVOICE_LINES,
+    render_image,
+    render_scanned_pdf_pages,
+    write_text_pdf,
+)
 from support.servers import RunningServer, free_port
 
 pytestmark = pytest.mark.e2e
+
+
+# Runs `inferstack idp ARGS…` in this process and prints its peak resident set (KiB) last.
+_PEAK_RSS = """
+import resource, sys
+from inferstack.cli.main import main
+code = main(sys.argv[1:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
 
 
 def _idp(*args: str) -> subprocess.CompletedProcess[str]:
@@ -61,6 +77,8 @@ def processed(
     assert again.returncode == 0, again.stderr
     return {
         "root": root,
+        "url": chat_server.url,
+        "model": chat_server.model,
         "docs": json.loads(first.stdout)["documents"],
         "again": json.loads(again.stdout)["documents"],
     }
@@ -131,6 +149,10 @@ def review_url(processed: dict[str, Any]) -> Iterator[str]:
                 str(port),
                 "--state-dir",
                 str(processed["root"] / "state"),
+                "--url",
+                processed["url"],
+                "--chat-model",
+                processed["model"],
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -157,17 +179,60 @@ def test_review_queue_round_trip_over_http(processed: dict[str, Any], review_url
     confidences = [d["min_confidence"] for d in pending]
     assert confidences == sorted(confidences)
     doc = pending[0]
+    url = f"{review_url}/v1/idp/documents/{doc['id']}"
+    [page] = httpx.get(f"{url}/pages").json()["data"]
+    assert page["number"] == 1 and page["lines"]
+    assert any("INV-2041" in line["text"] for line in page["lines"]), page["lines"]
+    claimed = httpx.post(f"{url}/claim", json={"reviewer": "e2e"})
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["status"] == "in_progress" and claimed.json()["claimed_by"] == "e2e"
+    taken = httpx.post(f"{url}/approve", json={"reviewer": "someone-else"})
+    assert taken.status_code == 409 and taken.json()["error"]["param"] == "document_id"
     r = httpx.post(
-        f"{review_url}/v1/idp/documents/{doc['id']}/approve",
-        json={"reviewer": "e2e", "corrections": {"invoice_number": "INV-2041"}},
+        f"{url}/correct", json={"reviewer": "e2e", "corrections": {"invoice_number": "INV-2041"}}
+    )
+    assert r.status_code == 200, r.text
+    r = httpx.post(
+        f"{url}/approve", json={"reviewer": "e2e", "corrections": {"total_amount": "123.45"}}
     )
     assert r.status_code == 200, r.text
     approved = r.json()
     assert approved["status"] == "approved"
     assert approved["values"]["invoice_number"] == "INV-2041"
-    assert [h["action"] for h in approved["history"]] == ["processed", "approve"]
-    fetched = httpx.get(f"{review_url}/v1/idp/documents/{doc['id']}").json()
-    assert fetched["values"]["invoice_number"] == "INV-2041"
+    assert approved["values"]["total_amount"] == "123.45"
+    assert [h["action"] for h in approved["history"]] == [
+        "processed",
+        "claim",
+        "correct",
+        "approve",
+    ]
+    saved = httpx.post(f"{url}/ground-truth", json={"reviewer": "e2e"})
+    assert saved.status_code == 200, saved.text
+    truth = saved.json()["ground_truth"]["values"]
+    assert truth["invoice_number"] == "INV-2041" and truth["total_amount"] == "123.45"
+    # the database kept it: a fresh read through the API, then the kept file through the
+    # real model again
+    fetched = httpx.get(url).json()
+    assert fetched["values"] == approved["values"] and fetched["ground_truth"]["values"] == truth
+    again = httpx.post(f"{url}/reprocess", json={"reviewer": "e2e"}, timeout=600)
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["history"][-1]["action"] == "reprocess"
+    assert body["history"][-1]["changes"]["from"]["values"] == approved["values"]
+    assert body["status"] in ("pending", "auto_approved")
+    assert not list(Draft202012Validator(BUILTIN_SCHEMAS["invoice"]).iter_errors(body["values"]))
+    assert body["ground_truth"]["values"] == truth  # reprocessing leaves the truth alone
+    exported = _idp(
+        "ground-truth",
+        str(processed["root"] / "truth"),
+        "--schema",
+        "invoice",
+        "--state-dir",
+        str(processed["root"] / "state"),
+    )
+    assert exported.returncode == 0, exported.stderr
+    labels = json.loads(Path(exported.stdout.strip()).read_text())
+    assert list(labels["documents"].values()) == [truth]
 
 
 def test_eval_on_a_generated_labelled_set(chat_server: RunningServer, tmp_path: Path) -> None:
@@ -193,8 +258,90 @@ def test_eval_on_a_generated_labelled_set(chat_server: RunningServer, tmp_path: 
         assert 0.0 <= report[key] <= 1.0
     assert report["pages_per_second"] > 0
     # eval never writes into a state dir: the set folder holds only what generate wrote
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "invoice-0000.png",
-        "invoice-0001.png",
-        "labels.json",
-    ]
+    names = json.loads((folder / "labels.json").read_text())["documents"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*names, "labels.json"])
+
+
+def test_calibrate_on_one_set_and_evaluate_on_another(
+    chat_server: RunningServer, tmp_path: Path
+) -> None:
+    model = ["--url", chat_server.url, "--chat-model", chat_server.model, "--concurrency", "2"]
+    for name, seed in (("fit", "5"), ("held-out", "6")):
+        made = _idp("generate", str(tmp_path / name), "--count", "2", "--seed", seed)
+        assert made.returncode == 0, made.stderr
+    out = tmp_path / "calibration.json"
+    fitted = _idp("calibrate", str(tmp_path / "fit"), "--out", str(out), *model)
+    assert fitted.returncode == 0, fitted.stderr
+    entry = json.loads(out.read_text())["schemas"]["invoice"]
+    # 2 documents x 5 fields, less any a validator refuted (those stay at 0 and are not fitted)
+    assert 0 < entry["overall"]["n"] <= 10 and "seed 5" in entry["fitted_on"]
+    ran = _idp("eval", str(tmp_path / "held-out"), "--calibration", str(out), "--json", *model)
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    # fitted with this server's model, so every field of the held-out set that no validator
+    # refuted goes through it
+    assert report["calibration"] == str(out) and report["calibrated_fields"] == 1.0
+    assert 0.0 <= report["ece"] <= 1.0 and 0.0 <= report["ece_raw"] <= 1.0
+
+
+def _peak_rss_kib(pdf: Path, server: RunningServer, state: Path) -> tuple[int, dict[str, Any]]:
+    args = ["--json", "--url", server.url, "--chat-model", server.model, "--state-dir", str(state)]
+    ran = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, "idp", "process", str(pdf), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        # 100 dpi renders these pages at the size they were drawn; orientation detection
+        # would only double the OCR time here
+        env={**os.environ, "INFERSTACK_IDP_DPI": "100", "INFERSTACK_IDP_OCR_ORIENTATION": "0"},
+    )
+    assert ran.returncode == 0, ran.stderr
+    [doc] = json.loads(ran.stdout)["documents"]
+    return int(ran.stderr.strip().splitlines()[-1]), doc
+
+
+def test_a_200_page_scanned_pdf_processes_within_a_fixed_memory_bound(
+    chat_server: RunningServer, tmp_path: Path
+) -> None:
+    """Pages are rendered, OCR'd and dropped one at a time: 200 pages peak within a fixed
+    bound of what one page does. Keeping the renders would add 200 x 1.4 MB (the 600x800
+    page at 100 dpi as RGB; pdfium's bitmap is larger still), far past the bound."""
+    one, many = tmp_path / "one.pdf", tmp_path / "many.pdf"
+    render_scanned_pdf_pages(one, INVOICE_LINES, 1)
+    render_scanned_pdf_pages(many, INVOICE_LINES, 200)
+    base, _ = _peak_rss_kib(one, chat_server, tmp_path / "one")
+    peak, doc = _peak_rss_kib(many, chat_server, tmp_path / "many")
+    assert doc["pages"] == 200
+    assert not list(Draft202012Validator(BUILTIN_SCHEMAS["invoice"]).iter_errors(doc["values"]))
+    assert peak - base < 48 * 1024, (base, peak)
+
+
+def test_a_failing_validator_routes_to_review_whatever_the_threshold(
+    chat_server: RunningServer, tmp_path: Path
+) -> None:
+    png = tmp_path / "invoice.png"
+    render_image(png, INVOICE_LINES)
+    config = tmp_path / "idp.yaml"
+    # no currency the model can copy from this invoice is in the table
+    config.write_text("reference_tables:\n  invoice.currency: [XTS]\n")
+    ran = _idp(
+        "process",
+        str(png),
+        "--config",
+        str(config),
+        "--threshold",
+        "0",
+        "--url",
+        chat_server.url,
+        "--chat-model",
+        chat_server.model,
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--json",
+    )
+    assert ran.returncode == 0, ran.stderr
+    [doc] = json.loads(ran.stdout)["documents"]
+    currency = doc["fields"]["currency"]
+    assert currency["validation_failed"] is True and currency["confidence"] == 0.0
+    assert doc["status"] == "pending"
+    assert any(r.startswith("currency: refuted") and "reference table" in r for r in doc["reasons"])

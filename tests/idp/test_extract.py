@@ -103,3 +103,34 @@ def test_pipeline_uses_logprobs_when_the_server_has_them(
     processor.process(tmp_path / "two.pdf", "invoice", BUILTIN_SCHEMAS["invoice"])
     assert ("logprobs" in seen[-1]) is server_logprobs
     store.close()
+
+
+def test_a_prompt_over_the_context_is_retried_with_less_of_the_document() -> None:
+    seen: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][-1]["content"]
+        seen.append(len(prompt))
+        if len(prompt) > 1500:  # like the model server: the prompt's tokens over its context
+            error = {
+                "message": "This model's maximum context length is 2048 tokens",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+            return httpx.Response(400, json={"error": error})
+        message = {"role": "assistant", "content": json.dumps(ANSWER)}
+        choice = {"index": 0, "finish_reason": "stop", "message": message}
+        return httpx.Response(200, json={"model": "m", "choices": [choice]})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://m/v1")
+    settings = IdpSettings(max_prompt_chars=4000)
+    text = "Invoice number: INV-2041 " * 400  # 10,000 characters, 200 pages' worth of lines
+    extraction = extract(client, settings, text, "invoice", BUILTIN_SCHEMAS["invoice"])
+    assert extraction.values == ANSWER
+    assert len(seen) == 3 and seen[0] > seen[1] > seen[2]  # 4000, 2000, then 1000 characters
+    # a prompt over the context with the whole text in it is the server's answer, not a loop
+    seen.clear()
+    with pytest.raises(UpstreamError):
+        extract(client, settings, "x" * 1400, "invoice", BUILTIN_SCHEMAS["invoice"])
+    assert len(seen) == 1

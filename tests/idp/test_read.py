@@ -8,8 +8,15 @@ import pytest
 
 from inferstack.errors import InvalidRequestError
 from inferstack.idp.document import Box
-from inferstack.idp.read import read_document
-from support.idp_docs import INVOICE_LINES, render_image, render_scanned_pdf, write_text_pdf
+from inferstack.idp.evidence import find_evidence
+from inferstack.idp.read import document_files, read_document
+from support.idp_docs import (
+    INVOICE_LINES,
+    render_image,
+    render_scan,
+    render_scanned_pdf,
+    write_text_pdf,
+)
 
 
 def _inside(inner: Box, outer: Box, slack: int = 6) -> bool:
@@ -56,6 +63,32 @@ def test_scanned_pdf_is_rendered_and_ocrd(tmp_path: Path) -> None:
     assert "INV-2041" in page.text
 
 
+def test_a_skewed_noisy_scan_is_read_word_for_word(tmp_path: Path) -> None:
+    path = tmp_path / "scan.jpg"
+    render_scan(path, INVOICE_LINES, skew=2.5, seed=1)
+    [page] = list(read_document(path))
+    assert page.rotation == 0
+    for value in ("INV-2041", "2024-03-15", "Acme Tools Ltd", "123.45", "EUR"):
+        evidence = find_evidence(value, [page])
+        assert evidence is not None and evidence.agreement == 1.0, (value, page.text)
+
+
+@pytest.mark.parametrize(("turn", "suffix"), [(90, ".jpg"), (180, ".pdf"), (270, ".png")])
+def test_a_scan_fed_sideways_or_upside_down_is_turned_upright(
+    tmp_path: Path, turn: int, suffix: str
+) -> None:
+    path = tmp_path / f"turned{suffix}"
+    render_scan(path, INVOICE_LINES, skew=-1.5, turn=turn, seed=turn)
+    [page] = list(read_document(path))
+    # turned `turn` counter-clockwise: reading it takes `turn` degrees clockwise
+    assert page.rotation == turn
+    assert "INV-2041" in page.text and "Acme Tools Ltd" in page.text, page.text
+    if turn != 180:
+        assert page.width > page.height  # the upright invoice is wider than tall
+    word = next(w for w in page.words if w.text == "INV-2041")
+    assert word.box[0] + word.box[2] <= page.width and word.box[1] + word.box[3] <= page.height
+
+
 def test_multi_page_tiff_yields_each_page(tmp_path: Path) -> None:
     path = tmp_path / "two.tiff"
     render_image(path, INVOICE_LINES[:2], pages=2)
@@ -76,3 +109,23 @@ def test_unsupported_and_broken_files_name_the_param(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError) as exc:
         list(read_document(broken))
     assert exc.value.param == "file"
+
+
+def test_folders_expand_to_their_documents_and_missing_paths_name_the_param(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "b").mkdir(parents=True)
+    for name in ("b/2.PDF", "a.png", "notes.txt", "b/1.tiff"):
+        (inbox / name).write_bytes(b"x")
+    single = tmp_path / "one.jpg"
+    single.write_bytes(b"x")
+    assert document_files([single, inbox]) == [
+        single,
+        inbox / "a.png",
+        inbox / "b" / "1.tiff",
+        inbox / "b" / "2.PDF",
+    ]
+    with pytest.raises(InvalidRequestError) as exc:
+        document_files([tmp_path / "nowhere.pdf"])
+    assert exc.value.param == "files" and "nowhere.pdf" in exc.value.message

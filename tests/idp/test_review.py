@@ -146,3 +146,106 @@ async def test_upload_of_a_known_file_returns_the_stored_document(
     assert r.json()["id"] == known.id and r.json()["reused"] is True
     [saved] = (tmp_path / "files").iterdir()
     assert saved.read_bytes() == data and saved.stat().st_mode & 0o777 == 0o600
+
+
+async def _post(
+    client: httpx.AsyncClient, doc_id: int, action: str, **body: object
+) -> httpx.Response:
+    return await client.post(f"/v1/idp/documents/{doc_id}/{action}", json=body)
+
+
+async def _lowest_pending(client: httpx.AsyncClient) -> int:
+    r = await client.get("/v1/idp/documents", params={"status": "pending", "limit": 1})
+    doc_id: int = r.json()["data"][0]["id"]
+    return doc_id
+
+
+async def test_claim_correct_release_and_approve_by_the_claimer_only(
+    client: httpx.AsyncClient,
+) -> None:
+    doc_id = await _lowest_pending(client)
+    claimed = await _post(client, doc_id, "claim", reviewer="ana")
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["status"] == "in_progress" and claimed.json()["claimed_by"] == "ana"
+    assert (await _post(client, doc_id, "claim", reviewer="ana")).status_code == 200  # again
+    # while ana holds it, nobody else changes it
+    for action, body in (
+        ("claim", {}),
+        ("release", {}),
+        ("approve", {}),
+        ("skip", {}),
+        ("correct", {"corrections": {"total_amount": "1.00"}}),
+        ("reject", {"note": "no"}),
+    ):
+        r = await _post(client, doc_id, action, reviewer="bo", **body)
+        assert r.status_code == 409, (action, r.text)
+        assert r.json()["error"]["param"] == "document_id"
+    listed = (await client.get("/v1/idp/documents", params={"status": "in_progress"})).json()
+    assert [(d["id"], d["claimed_by"]) for d in listed["data"]] == [(doc_id, "ana")]
+    corrected = await _post(
+        client, doc_id, "correct", reviewer="ana", corrections={"total_amount": "10.99"}
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["status"] == "in_progress"
+    assert corrected.json()["values"]["total_amount"] == "10.99"
+    empty = await _post(client, doc_id, "correct", reviewer="ana", corrections={})
+    assert empty.status_code == 400 and empty.json()["error"]["param"] == "corrections"
+    released = await _post(client, doc_id, "release", reviewer="ana")
+    assert released.json()["status"] == "pending" and released.json()["claimed_by"] is None
+    assert (await _post(client, doc_id, "claim", reviewer="bo")).json()["claimed_by"] == "bo"
+    done = (await _post(client, doc_id, "approve", reviewer="bo")).json()
+    assert done["status"] == "approved" and done["values"]["total_amount"] == "10.99"
+    history = [(h["action"], h["reviewer"]) for h in done["history"]]
+    assert history == [
+        ("processed", "idp"),
+        ("claim", "ana"),
+        ("correct", "ana"),
+        ("release", "ana"),
+        ("claim", "bo"),
+        ("approve", "bo"),
+    ]
+    assert done["history"][2]["changes"]["corrections"]["total_amount"] == {
+        "from": "9.99",
+        "to": "10.99",
+    }
+    assert (await _post(client, doc_id, "claim", reviewer="cy")).status_code == 409
+
+
+async def test_a_skipped_document_can_be_claimed_again(client: httpx.AsyncClient) -> None:
+    doc_id = await _lowest_pending(client)
+    skipped = await _post(client, doc_id, "skip", reviewer="ana", note="need the original")
+    assert skipped.json()["status"] == "skipped"
+    assert skipped.json()["history"][-1]["note"] == "need the original"
+    listed = (await client.get("/v1/idp/documents", params={"status": "skipped"})).json()["data"]
+    assert [d["id"] for d in listed] == [doc_id]
+    assert (await _post(client, doc_id, "approve", reviewer="ana")).status_code == 409
+    again = await _post(client, doc_id, "claim", reviewer="bo")
+    assert again.json()["status"] == "in_progress" and again.json()["claimed_by"] == "bo"
+
+
+async def test_only_an_approved_document_is_saved_as_ground_truth(
+    client: httpx.AsyncClient,
+) -> None:
+    doc_id = await _lowest_pending(client)
+    early = await _post(client, doc_id, "ground-truth", reviewer="ana")
+    assert early.status_code == 409 and early.json()["error"]["param"] == "document_id"
+    await _post(client, doc_id, "approve", reviewer="ana", corrections={"total_amount": "3.50"})
+    saved = await _post(client, doc_id, "ground-truth", reviewer="ana")
+    assert saved.status_code == 200, saved.text
+    truth = saved.json()["ground_truth"]
+    assert truth["values"]["total_amount"] == "3.50" and truth["reviewer"] == "ana"
+    assert saved.json()["history"][-1]["action"] == "ground_truth"
+    listed = (await client.get("/v1/idp/ground-truth", params={"schema": "receipt"})).json()
+    assert [t["document_id"] for t in listed["data"]] == [doc_id]
+    assert (await client.get("/v1/idp/ground-truth", params={"schema": "invoice"})).json()[
+        "data"
+    ] == []
+    pages = await client.get(f"/v1/idp/documents/{doc_id}/pages")
+    assert pages.status_code == 200 and pages.json()["data"] == []  # stored without pages
+    nowhere = await client.get("/v1/idp/documents/999/pages")
+    assert nowhere.status_code == 404 and nowhere.json()["error"]["param"] == "document_id"
+    missing = await _post(client, 999, "reprocess", reviewer="ana")
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "document_id"
+    # these documents were added straight to the database: no kept file to reprocess
+    unkept = await _post(client, doc_id, "reprocess", reviewer="ana")
+    assert unkept.status_code == 400 and unkept.json()["error"]["param"] == "document_id"

@@ -40,3 +40,15 @@ def test_good_order_passes_and_non_dates_and_lookups_fail() -> None:
     city = one_of("place_of_birth", ["Lyon", "Porto"])
     assert city({"place_of_birth": "lyon"}) == []
     assert city({"place_of_birth": "Atlantis"})[0].reason.endswith("reference table")
+
+
+def test_a_refuted_field_goes_to_review_whatever_the_threshold() -> None:
+    values = {"date_of_birth": "2020-05-01", "registration_date": "2020-04-01"}
+    scores = _scores(values)
+    apply_validators(scores, values, DEFAULT_VALIDATORS["birth_certificate"])
+    decision = decide(scores, 0.0)
+    assert decision.status == PENDING
+    assert decision.reasons == [
+        "registration_date: refuted (registration_date 2020-04-01 is before date_of_birth "
+        "2020-05-01)"
+    ]

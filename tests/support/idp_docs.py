@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-__all__ = ["INVOICE_LINES", "render_image", "render_scanned_pdf", "write_text_pdf"]
+__all__ = [
+    "INVOICE_LINES",
+    "render_image",
+    "render_scan",
+    "render_scanned_pdf",
+    "render_scanned_pdf_pages",
+    "write_text_pdf",
+]
 
 INVOICE_LINES = [
     "INVOICE",
@@ -42,11 +50,37 @@ def render_image(path: Path, lines: list[str], *, pages: int = 1) -> list[Box]:
     return boxes
 
 
+def render_scan(
+    path: Path, lines: list[str], *, skew: float = 2.5, turn: int = 0, seed: int = 0
+) -> None:
+    """``lines`` as a scanner makes them: skewed ``skew`` degrees, blurred, with grain, then
+    turned ``turn`` degrees counter-clockwise (fed sideways or upside down); JPEG, PNG or PDF
+    from the suffix."""
+    image, _ = _draw(lines)
+    image = image.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    image = image.filter(ImageFilter.GaussianBlur(0.7))
+    grain = np.random.default_rng(seed).normal(0.0, 20.0, (image.height, image.width))
+    image = Image.fromarray(np.clip(np.asarray(image, np.float32) + grain, 0, 255).astype(np.uint8))
+    if turn:
+        image = image.rotate(turn, expand=True)
+    if path.suffix == ".pdf":
+        image.convert("RGB").save(path, "PDF", resolution=200.0)
+    else:
+        image.save(path, quality=75)
+
+
 def render_scanned_pdf(path: Path, lines: list[str]) -> list[Box]:
     """An image-only PDF (no text layer) at 200 dpi, as a scanner writes it."""
     image, boxes = _draw(lines)
     image.convert("RGB").save(path, "PDF", resolution=200.0)
     return boxes
+
+
+def render_scanned_pdf_pages(path: Path, lines: list[str], pages: int) -> None:
+    """An image-only PDF of ``pages`` identical scanned pages (one image, written per page)."""
+    image, _ = _draw(lines)
+    page = image.convert("RGB")
+    page.save(path, "PDF", resolution=100.0, save_all=True, append_images=[page] * (pages - 1))
 
 
 def write_text_pdf(path: Path, lines: list[str], pages: int = 1) -> None:

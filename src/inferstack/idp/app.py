@@ -17,29 +17,34 @@ from inferstack.idp.review import ReviewQueue
 from inferstack.idp.router import router
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import IdpStore
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["build_app"]
 
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: IdpSettings) -> FastAPI:
+def build_app(settings: IdpSettings, telemetry: Telemetry | None = None) -> FastAPI:
     """Uploads and the review API over ``settings``' database and chat model (opened on
-    start, closed on shutdown)."""
+    start, closed on shutdown); pipeline spans go to ``telemetry`` (default: as the
+    ``OTEL_*``/``INFERSTACK_TELEMETRY_*`` settings say, service ``inferstack-idp``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tel = telemetry or Telemetry.from_settings(service_name="inferstack-idp")
         store = IdpStore(settings.resolved_database_url())
         client = open_client(settings)
         metrics = IdpMetrics(store)
         app.state.metrics = metrics
         app.state.review_queue = ReviewQueue(store, metrics)
-        app.state.processor = Processor(settings, client, store, metrics=metrics)
+        app.state.processor = Processor(settings, client, store, metrics=metrics, telemetry=tel)
         try:
             yield
         finally:
             client.close()
             store.close()
+            if telemetry is None:
+                tel.shutdown()
 
     app = FastAPI(title="inferstack idp", lifespan=lifespan)
     install_error_handlers(app, log)

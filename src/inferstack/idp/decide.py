@@ -1,5 +1,6 @@
 """The decision: a document whose every field reaches the threshold is approved automatically;
-any weaker field sends it to the review queue, with the reasons."""
+any weaker field, and any field a validator refuted (whatever the threshold), sends it to the
+review queue, with the reasons."""
 
 from __future__ import annotations
 
@@ -21,14 +22,16 @@ class Decision:
 
 
 def decide(scores: list[FieldScore], threshold: float) -> Decision:
-    """Auto-approve when every field's confidence is at least ``threshold``, else review."""
+    """Auto-approve when every field's confidence is at least ``threshold`` and no validator
+    refuted one, else review."""
     lowest = min((s.confidence for s in scores), default=0.0)
-    reasons = [
-        f"{s.name}: confidence {s.confidence:.2f} < {threshold:.2f}"
-        + (f" ({'; '.join(s.reasons)})" if s.reasons else "")
-        for s in scores
-        if s.confidence < threshold
-    ]
+    reasons = []
+    for s in scores:
+        why = f" ({'; '.join(s.reasons)})" if s.reasons else ""
+        if s.confidence < threshold:
+            reasons.append(f"{s.name}: confidence {s.confidence:.2f} < {threshold:.2f}{why}")
+        elif s.validation_failed:
+            reasons.append(f"{s.name}: refuted{why}")
     if not scores:
         reasons.append("the schema has no fields")
     return Decision(PENDING if reasons else AUTO_APPROVED, lowest, reasons)

@@ -41,13 +41,14 @@ class Line:
 
 @dataclass
 class Page:
-    """One page: its number (from 1), size in pixels, how it was read, and its lines."""
+    """One page: its number (from 1), size in pixels (upright), how it was read, its lines."""
 
     number: int
     width: int
     height: int
     source: str  # "ocr" or "text-layer"
     lines: list[Line] = field(default_factory=list)
+    rotation: int = 0  # degrees the scan was turned clockwise to read it
 
     @property
     def words(self) -> list[Word]:
@@ -63,6 +64,7 @@ class Page:
             "width": self.width,
             "height": self.height,
             "source": self.source,
+            "rotation": self.rotation,
             "lines": [
                 {"text": ln.text, "box": ln.box, "words": [asdict(w) for w in ln.words]}
                 for ln in self.lines

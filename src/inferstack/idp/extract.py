@@ -6,6 +6,7 @@ server returns them (they are used when present, never required)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ __all__ = [
 ]
 
 TokenLogprob = tuple[str, float]
+# The shortest cut of a document's text the extraction retries with when the prompt is too long.
+MIN_PROMPT_CHARS = 500
+log = logging.getLogger(__name__)
 
 
 class LogprobsUnsupported(Exception):
@@ -87,6 +91,14 @@ def _schema_name(name: str) -> str:
     return cleaned or "document"
 
 
+def _context_exceeded(response: httpx.Response) -> bool:
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        return False
+    return response.status_code == 400 and error.get("code") == "context_length_exceeded"
+
+
 def _refused_logprobs(response: httpx.Response) -> bool:
     try:
         error = response.json().get("error") or {}
@@ -103,17 +115,30 @@ def extract(
     schema: dict[str, Any],
     *,
     logprobs: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> Extraction:
-    """Ask the chat model for the schema's fields in ``text`` (cut to ``max_prompt_chars``).
+    """Ask the chat model for the schema's fields in ``text`` (cut to ``max_prompt_chars``, and
+    halved again while the server says the prompt is over its context).
 
     Raises :class:`LogprobsUnsupported` when ``logprobs`` was asked for and the server refused
-    exactly that parameter, so the caller can ask again without it."""
-    messages = build_messages(text[: settings.max_prompt_chars], name, schema)
-    request = _request(settings, messages, name, schema, logprobs)
-    try:
-        response = client.post("/chat/completions", json=request)
-    except httpx.HTTPError as exc:
-        raise UpstreamError(f"chat model at {settings.chat_base_url} unreachable: {exc}") from exc
+    exactly that parameter, so the caller can ask again without it. ``headers`` go with the
+    request (the trace context)."""
+    limit = settings.max_prompt_chars
+    while True:
+        messages = build_messages(text[:limit], name, schema)
+        request = _request(settings, messages, name, schema, logprobs)
+        try:
+            response = client.post("/chat/completions", json=request, headers=headers)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"chat model at {settings.chat_base_url} unreachable: {exc}"
+            ) from exc
+        # NOTE: a long document can outgrow the model's context however the text is cut:
+        # halve the text (down to MIN_PROMPT_CHARS) rather than fail the document
+        if not _context_exceeded(response) or limit <= MIN_PROMPT_CHARS or len(text) <= limit:
+            break
+        limit = max(MIN_PROMPT_CHARS, limit // 2)
+        log.warning("prompt over the model's context: the document's text cut to %d chars", limit)
     if logprobs and _refused_logprobs(response):
         raise LogprobsUnsupported(response.text[:500])
     if response.status_code >= 400:

@@ -4,7 +4,7 @@ time, so a long document never sits in memory whole."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -13,20 +13,45 @@ from inferstack.errors import InvalidRequestError
 from inferstack.idp.document import Line, Page, Word
 from inferstack.idp.ocr import ocr_page
 
-__all__ = ["IMAGE_SUFFIXES", "read_document"]
+__all__ = ["DOCUMENT_SUFFIXES", "IMAGE_SUFFIXES", "document_files", "read_document"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+DOCUMENT_SUFFIXES = frozenset({".pdf", *IMAGE_SUFFIXES})
 # A text layer with fewer characters than this is a scan with stray marks: OCR it instead.
 MIN_TEXT_LAYER_CHARS = 8
 
 
-def read_document(path: Path, *, dpi: int = 200, language: str = "eng") -> Iterator[Page]:
-    """Yield the pages of ``path`` with their words, boxes and confidences."""
+def document_files(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, and every document (by suffix) under folders, sorted per folder; a
+    path that does not exist is a client mistake."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InvalidRequestError(f"no such file: {', '.join(missing)}", param="files")
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES
+                )
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def read_document(
+    path: Path, *, dpi: int = 200, language: str = "eng", orientation: bool = True
+) -> Iterator[Page]:
+    """Yield the pages of ``path`` with their words, boxes and confidences; with
+    ``orientation``, scanned pages are turned upright before OCR."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        yield from _read_pdf(path, dpi, language)
+        yield from _read_pdf(path, dpi, language, orientation)
     elif suffix in IMAGE_SUFFIXES:
-        yield from _read_image(path, language)
+        yield from _read_image(path, language, orientation)
     else:
         raise InvalidRequestError(
             f"{path.name}: unsupported file type {suffix or '(none)'}; expected .pdf or an image "
@@ -35,7 +60,7 @@ def read_document(path: Path, *, dpi: int = 200, language: str = "eng") -> Itera
         )
 
 
-def _read_image(path: Path, language: str) -> Iterator[Page]:
+def _read_image(path: Path, language: str, orientation: bool) -> Iterator[Page]:
     try:
         image = Image.open(path)
     except (UnidentifiedImageError, OSError) as exc:
@@ -44,10 +69,10 @@ def _read_image(path: Path, language: str) -> Iterator[Page]:
         ) from exc
     with image:
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
-            yield ocr_page(frame.copy(), number, language)
+            yield ocr_page(frame.copy(), number, language, orientation=orientation)
 
 
-def _read_pdf(path: Path, dpi: int, language: str) -> Iterator[Page]:
+def _read_pdf(path: Path, dpi: int, language: str, orientation: bool) -> Iterator[Page]:
     import pypdfium2 as pdfium
 
     try:
@@ -64,7 +89,7 @@ def _read_pdf(path: Path, dpi: int, language: str) -> Iterator[Page]:
                     yield layer
                 else:
                     image = page.render(scale=scale).to_pil()
-                    yield ocr_page(image, index + 1, language)
+                    yield ocr_page(image, index + 1, language, orientation=orientation)
             finally:
                 page.close()
     finally:

@@ -1,6 +1,8 @@
-"""Per-field confidence: agreement between the value and its evidence, times the evidence's
-OCR confidence, times (when the server returned logprobs) the geometric-mean probability of the
-value's tokens. Not calibrated yet: a labelled set and its calibration curve are still to come."""
+"""Per-field confidence. The raw score is the agreement between the value and its evidence,
+times the evidence's OCR confidence, times (when the server returned logprobs) the
+geometric-mean probability of the value's tokens. :func:`calibrate_scores` then maps it through
+a calibration fitted on a labelled set (:mod:`inferstack.idp.calibration`), so the confidence
+reads as the probability that the value is right; a field a validator failed stays at 0."""
 
 from __future__ import annotations
 
@@ -10,16 +12,22 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferstack.idp.calibration import Calibration
 from inferstack.idp.document import Page
 from inferstack.idp.evidence import Evidence, find_evidence
 from inferstack.idp.extract import Extraction, TokenLogprob
 
-__all__ = ["FieldScore", "score_fields", "value_token_probability"]
+__all__ = ["FieldScore", "calibrate_scores", "score_fields", "value_token_probability"]
 
 
 @dataclass
 class FieldScore:
-    """One field: its value, confidence, the parts it came from, evidence and reasons."""
+    """One field: its value, confidence, the parts it came from, evidence and reasons.
+
+    ``raw_confidence`` is the uncalibrated score (the confidence until a calibration maps it);
+    ``calibrated`` says whether ``confidence`` went through a calibration map;
+    ``validation_failed`` whether a validator doubted the value (both confidences are then 0).
+    """
 
     name: str
     value: Any
@@ -29,11 +37,21 @@ class FieldScore:
     token_probability: float | None
     evidence: Evidence | None
     reasons: list[str] = field(default_factory=list)
+    raw_confidence: float = -1.0
+    calibrated: bool = False
+    validation_failed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.raw_confidence < 0:
+            self.raw_confidence = self.confidence
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "value": self.value,
             "confidence": round(self.confidence, 4),
+            "raw_confidence": round(self.raw_confidence, 4),
+            "calibrated": self.calibrated,
+            "validation_failed": self.validation_failed,
             "agreement": round(self.agreement, 4),
             "ocr_confidence": None
             if self.ocr_confidence is None
@@ -101,3 +119,19 @@ def score_fields(extraction: Extraction, pages: list[Page]) -> list[FieldScore]:
             FieldScore(name, value, confidence, agreement, ocr, token_p, evidence, reasons)
         )
     return scores
+
+
+def calibrate_scores(
+    scores: list[FieldScore], calibration: Calibration | None, schema_name: str, model: str
+) -> None:
+    """Map each field's raw score through ``calibration`` (when it covers ``schema_name`` and
+    ``model``); fields a validator failed keep confidence 0."""
+    if calibration is None:
+        return
+    for score in scores:
+        if score.validation_failed:
+            continue
+        mapped = calibration.apply(schema_name, score.name, score.raw_confidence, model)
+        if mapped is not None:
+            score.confidence = mapped
+            score.calibrated = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.config import Settings, default_state_dir
@@ -44,10 +44,52 @@ class IdpSettings(Settings):
         description="Lowest field confidence for automatic approval; any field below it sends "
         "the document to the review queue.",
     )
+    calibration: str = Field(
+        "none",
+        min_length=1,
+        description="Map from raw field scores to calibrated confidence: 'none' (raw scores) "
+        "or a file written by 'inferstack idp calibrate'. A schema or model the map was not "
+        "fitted for keeps raw scores, marked calibrated: false.",
+    )
+    reference_tables: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Allowed values per field, keyed 'schema.field' (e.g. "
+        "{'birth_certificate.place_of_birth': ['Lyon', 'Porto']}); any other value is refuted "
+        "(compared case-insensitively).",
+    )
+    lookup_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="An HTTP service per field, keyed 'schema.field': it gets POST {schema, "
+        "field, value, values} and answers {valid, reason?}; unreachable or any other answer "
+        "refutes the field.",
+    )
+    lookup_timeout: float = Field(5.0, gt=0, description="Seconds per lookup request.")
+    ocr_orientation: bool = Field(
+        True,
+        description="Detect each scanned page's orientation (tesseract OSD) and turn pages "
+        "scanned sideways or upside down the right way up before OCR.",
+    )
 
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest file POST /v1/idp/documents accepts."
     )
+
+    @field_validator("reference_tables", "lookup_urls")
+    @classmethod
+    def _keyed_by_schema_field(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            schema_name, dot, name = key.partition(".")
+            if not (schema_name and dot and name):
+                raise ValueError(f"{key!r}: keys are 'schema.field', e.g. 'invoice.currency'")
+        return value
+
+    @field_validator("lookup_urls")
+    @classmethod
+    def _http_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, url in value.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{key}: {url!r} is not an http(s) URL")
+        return value
 
     @property
     def files_dir(self) -> Path:

@@ -1,8 +1,9 @@
-"""The IDP tables (documents and their review history) on SQLite or PostgreSQL.
+"""The IDP tables (documents, their review history, ground truth) on SQLite or PostgreSQL.
 
 idp may not import the gateway, so this is a small database of its own; the schema is created
-on open (``create_all``: a first version, no migrations yet). A document is keyed by its
-content hash and schema, which makes processing idempotent.
+on open (``create_all``: a first version, no migrations yet; new tables are added to an existing
+database, columns are never changed). A document is keyed by its content hash and schema, which
+makes processing idempotent.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     create_engine,
+    delete,
     func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-__all__ = ["DocumentRow", "IdpStore", "ReviewRow", "utcnow"]
+__all__ = ["DocumentRow", "GroundTruthRow", "IdpStore", "PageRow", "ReviewRow", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -97,6 +99,47 @@ class ReviewRow(Base):
         }
 
 
+class PageRow(Base):
+    """One page of a document as the reader saw it: size, how it was read, its lines of words
+    with their boxes and confidences (what a reviewer's screen draws the evidence on)."""
+
+    __tablename__ = "idp_pages"
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("idp_documents.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    layout: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.layout)
+
+
+class GroundTruthRow(Base):
+    """A reviewed document's values saved as the truth for its file (one per document): what
+    ``inferstack idp ground-truth`` exports as a labelled folder for ``idp eval`` and
+    ``idp calibrate``."""
+
+    __tablename__ = "idp_ground_truth"
+    document_id: Mapped[int] = mapped_column(ForeignKey("idp_documents.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(512))
+    schema_name: Mapped[str] = mapped_column(String(128), index=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "document_id": self.document_id,
+            "sha256": self.sha256,
+            "filename": self.filename,
+            "schema": self.schema_name,
+            "values": self.values,
+            "reviewer": self.reviewer,
+            "at": self.at.isoformat(),
+        }
+
+
 class IdpStore:
     """Sessions on the IDP tables (created on open)."""
 
@@ -121,10 +164,64 @@ class IdpStore:
                 )
             )
 
-    def add(self, row: DocumentRow) -> DocumentRow:
+    def get(self, document_id: int) -> DocumentRow | None:
+        with self.session() as s:
+            return s.get(DocumentRow, document_id)
+
+    def pages(self, document_id: int) -> list[PageRow]:
+        with self.session() as s:
+            query = select(PageRow).where(PageRow.document_id == document_id)
+            return list(s.scalars(query.order_by(PageRow.number)))
+
+    @staticmethod
+    def _put_pages(s: Session, document_id: int, pages: list[dict[str, Any]]) -> None:
+        s.execute(delete(PageRow).where(PageRow.document_id == document_id))
+        s.add_all(PageRow(document_id=document_id, number=p["number"], layout=p) for p in pages)
+
+    def replace(
+        self,
+        document_id: int,
+        columns: dict[str, Any],
+        reviewer: str,
+        pages: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Set a reprocessed document's columns (and pages), recording the values and status
+        it had."""
+        with self.session() as s:
+            row = s.get(DocumentRow, document_id)
+            if row is None:
+                raise LookupError(document_id)
+            before = {"status": row.status, "values": row.values, "model": row.model}
+            for name, value in columns.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+            after = {"status": row.status, "values": row.values, "model": row.model}
+            if pages is not None:
+                self._put_pages(s, row.id, pages)
+            s.add(
+                ReviewRow(
+                    document_id=row.id,
+                    action="reprocess",
+                    reviewer=reviewer,
+                    changes={"from": before, "to": after},
+                    note="; ".join(row.reasons)[:2000],
+                )
+            )
+
+    def ground_truth(self, schema_name: str | None = None) -> list[GroundTruthRow]:
+        query = select(GroundTruthRow).order_by(GroundTruthRow.document_id)
+        if schema_name is not None:
+            query = query.where(GroundTruthRow.schema_name == schema_name)
+        with self.session() as s:
+            return list(s.scalars(query))
+
+    def add(self, row: DocumentRow, pages: list[dict[str, Any]] | None = None) -> DocumentRow:
+        """Store a processed document (with its pages' layout) and its first history entry."""
         with self.session() as s:
             s.add(row)
             s.flush()
+            if pages is not None:
+                self._put_pages(s, row.id, pages)
             s.add(
                 ReviewRow(
                     document_id=row.id,

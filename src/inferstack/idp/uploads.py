@@ -3,30 +3,18 @@ processed like ``inferstack idp process`` does (a known hash returns the stored 
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 from inferstack.errors import InvalidRequestError, PayloadTooLargeError
+from inferstack.idp.files import keep_bytes
 from inferstack.idp.pipeline import Processor
-from inferstack.idp.read import IMAGE_SUFFIXES
+from inferstack.idp.read import DOCUMENT_SUFFIXES
 from inferstack.idp.schemas import BUILTIN_SCHEMAS
 
 __all__ = ["process_upload"]
 
-SUFFIXES = frozenset({".pdf", *IMAGE_SUFFIXES})
-
-
-def _save(files_dir: Path, data: bytes, suffix: str) -> Path:
-    files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = files_dir / f"{hashlib.sha256(data).hexdigest()}{suffix}"
-    if not path.exists():
-        fd = os.open(path.with_suffix(".part"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(path.with_suffix(".part"), path)
-    return path
+SUFFIXES = DOCUMENT_SUFFIXES
 
 
 def process_upload(processor: Processor, data: bytes, filename: str, schema: str) -> dict[str, Any]:
@@ -48,6 +36,6 @@ def process_upload(processor: Processor, data: bytes, filename: str, schema: str
         raise PayloadTooLargeError(
             f"file is {len(data)} bytes; the limit is {settings.max_upload_bytes}", param="body"
         )
-    path = _save(settings.files_dir, data, suffix)
+    path = keep_bytes(settings.files_dir, data, suffix)
     doc = processor.process(path, schema, BUILTIN_SCHEMAS[schema], filename=Path(filename).name)
     return doc

@@ -97,12 +97,14 @@ DEFAULT_VALIDATORS: dict[str, list[Validator]] = _defaults()
 def apply_validators(
     scores: list[FieldScore], values: dict[str, Any], validators: list[Validator]
 ) -> list[Failure]:
-    """Run ``validators``; each failure adds its reason to the field and zeroes its confidence."""
+    """Run ``validators``; each failure adds its reason to the field and zeroes its confidence
+    (raw and calibrated: no calibration lifts a value a check has refuted)."""
     by_name = {s.name: s for s in scores}
     failures = [f for v in validators for f in v(values)]
     for failure in failures:
         score = by_name.get(failure.field)
         if score is not None:
             score.reasons.append(failure.reason)
-            score.confidence = 0.0
+            score.confidence = score.raw_confidence = 0.0
+            score.validation_failed = True
     return failures
