@@ -12,12 +12,14 @@ import pytest
 
 from inferstack.errors import InvalidRequestError
 from inferstack.idp.calibration import (
+    DEFAULT_CALIBRATION,
     Calibration,
     fit_isotonic,
     fit_schema,
     load_calibration,
 )
 from inferstack.idp.evaluation import expected_calibration_error
+from inferstack.idp.schemas import BUILTIN_SCHEMAS
 from inferstack.idp.score import FieldScore, calibrate_scores
 
 
@@ -98,6 +100,18 @@ def test_a_broken_file_is_a_client_mistake_naming_calibration(tmp_path: Path) ->
         assert exc.value.param == "calibration"
     with pytest.raises(InvalidRequestError):
         load_calibration(str(tmp_path / "missing.json"))
+
+
+def test_the_shipped_map_covers_every_invoice_field_for_the_default_model() -> None:
+    shipped = load_calibration(DEFAULT_CALIBRATION)
+    assert shipped is not None and shipped.source == DEFAULT_CALIBRATION
+    entry = shipped.schemas["invoice"]
+    # the id the packaged default model reports (inferstack serve --model default)
+    assert entry.model == "gemma-3-270m" and "generated with seed" in entry.fitted_on
+    assert set(entry.fields) <= set(BUILTIN_SCHEMAS["invoice"]["properties"])
+    for name in BUILTIN_SCHEMAS["invoice"]["properties"]:
+        m = entry.map_for(name)
+        assert m.n >= 50 and 0.0 < m(0.0) <= m(1.0) < 1.0
 
 
 def test_scores_are_mapped_except_those_a_validator_failed() -> None:

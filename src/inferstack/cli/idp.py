@@ -36,9 +36,9 @@ def _add_calibration(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--calibration",
         default=None,
-        metavar="none|FILE",
-        help="confidence calibration: raw scores (none, the default) or a file from "
-        "'idp calibrate'",
+        metavar="default|none|FILE",
+        help="confidence calibration: the shipped map (default), raw scores (none) or a file "
+        "from 'idp calibrate'",
     )
 
 

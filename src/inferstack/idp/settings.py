@@ -45,11 +45,13 @@ class IdpSettings(Settings):
         "the document to the review queue.",
     )
     calibration: str = Field(
-        "none",
+        "default",
         min_length=1,
-        description="Map from raw field scores to calibrated confidence: 'none' (raw scores) "
-        "or a file written by 'inferstack idp calibrate'. A schema or model the map was not "
-        "fitted for keeps raw scores, marked calibrated: false.",
+        description="Map from raw field scores to calibrated confidence: 'default' (shipped: "
+        "invoices read by the packaged default model, fitted on 100 generated ones; "
+        "docs/idp.md), 'none' (raw scores), or a file written by 'inferstack idp calibrate'. "
+        "A schema or model the map was not fitted for keeps raw scores, marked "
+        "calibrated: false.",
     )
     reference_tables: dict[str, list[str]] = Field(
         default_factory=dict,
