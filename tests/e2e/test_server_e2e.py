@@ -111,23 +111,6 @@ def test_max_tokens_gives_length(client: openai.OpenAI, chat_server: RunningServ
     assert r.usage is not None and r.usage.completion_tokens == 5
 
 
-def test_ignore_eos_also_ignores_the_fallback_end_of_turn(
-    client: openai.OpenAI, chat_server: RunningServer
-) -> None:
-    """The transcript fallback ends a turn at its implied ``"\\nQ:"``, as a chat template ends it
-    with an end-of-generation token; ``ignore_eos`` lifts both, so answers run to max_tokens."""
-    ask = {"model": chat_server.model, "max_tokens": 48, "temperature": 0}
-    messages: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]
-    turn = client.chat.completions.create(messages=messages, **ask)
-    assert turn.choices[0].finish_reason == "stop"
-    assert turn.usage is not None and turn.usage.completion_tokens < 48
-    full = client.chat.completions.create(messages=messages, extra_body={"ignore_eos": True}, **ask)
-    assert full.choices[0].finish_reason == "length"
-    assert full.usage is not None and full.usage.completion_tokens == 48
-    text = full.choices[0].message.content or ""
-    assert text.startswith(turn.choices[0].message.content or "")
-
-
 def test_seeded_sampling_is_deterministic(
     client: openai.OpenAI, chat_server: RunningServer
 ) -> None:
@@ -389,3 +372,30 @@ def test_full_queue_answers_429_with_retry_after(tiny_server: RunningServer) -> 
             break
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def solo_server() -> Iterator[RunningServer]:
+    """A one-slot server of this module's own, for tests that must not change the shared
+    server's cache."""
+    server = start_server("--model", "default", "--parallel", "1", "--ctx-size", "1024")
+    yield server
+    stop_server(server)
+
+
+def test_ignore_eos_also_ignores_the_fallback_end_of_turn(solo_server: RunningServer) -> None:
+    """The transcript fallback ends a turn at its implied ``"\\nQ:"``, as a chat template ends it
+    with an end-of-generation token; ``ignore_eos`` lifts both, so answers run to max_tokens."""
+    # NOTE: on a server of its own: long answers left in the shared server's KV cache moved
+    # where later seeded requests' cells go, and a near tie then flipped their samples.
+    client = openai.OpenAI(base_url=solo_server.base_url, api_key="unused", max_retries=0)
+    ask = {"model": solo_server.model, "max_tokens": 48, "temperature": 0}
+    messages: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]
+    turn = client.chat.completions.create(messages=messages, **ask)
+    assert turn.choices[0].finish_reason == "stop"
+    assert turn.usage is not None and turn.usage.completion_tokens < 48
+    full = client.chat.completions.create(messages=messages, extra_body={"ignore_eos": True}, **ask)
+    assert full.choices[0].finish_reason == "length"
+    assert full.usage is not None and full.usage.completion_tokens == 48
+    text = full.choices[0].message.content or ""
+    assert text.startswith(turn.choices[0].message.content or "")
