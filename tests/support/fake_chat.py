@@ -41,6 +41,7 @@ class FakeModel:
         self.replies = list(replies)
         self.repeat_last = repeat_last
         self.requests: list[dict[str, Any]] = []
+        self.traceparents: list[str | None] = []
 
     def client(self) -> openai.AsyncOpenAI:
         transport = httpx.MockTransport(self.handle)
@@ -56,6 +57,7 @@ class FakeModel:
             return _error(404, f"no route {request.url.path}", None)
         body = json.loads(request.content)
         self.requests.append(body)
+        self.traceparents.append(request.headers.get("traceparent"))
         known: set[str] = set()
         for i, m in enumerate(body["messages"]):
             if m["role"] == "assistant":

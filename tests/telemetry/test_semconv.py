@@ -7,7 +7,9 @@ from opentelemetry.trace import SpanKind
 from inferstack.telemetry import semconv
 from inferstack.telemetry.semconv import OPERATION_KIND, Attr, Operation
 
-# Copied by hand from https://opentelemetry.io/docs/specs/semconv/gen-ai/ (development names).
+# Copied by hand from https://opentelemetry.io/docs/specs/semconv/gen-ai/ (development names);
+# the retrieval ones from open-telemetry/semantic-conventions-genai (v0.1.0: retrieval spans
+# take gen_ai.retrieval.top_k, no longer gen_ai.request.top_k).
 GOLDEN_ATTRIBUTES = {
     "OPERATION_NAME": "gen_ai.operation.name",
     "PROVIDER_NAME": "gen_ai.provider.name",
@@ -29,6 +31,9 @@ GOLDEN_ATTRIBUTES = {
     "TOOL_CALL_ID": "gen_ai.tool.call.id",
     "AGENT_NAME": "gen_ai.agent.name",
     "DATA_SOURCE_ID": "gen_ai.data_source.id",
+    "RETRIEVAL_TOP_K": "gen_ai.retrieval.top_k",
+    "RETRIEVAL_QUERY_TEXT": "gen_ai.retrieval.query.text",
+    "EMBEDDINGS_DIMENSION_COUNT": "gen_ai.embeddings.dimension.count",
     "TOKEN_TYPE": "gen_ai.token.type",
     "ERROR_TYPE": "error.type",
     "SERVER_ADDRESS": "server.address",

@@ -1,4 +1,8 @@
-"""The IDP HTTP service: document uploads (processed on arrival) and the review queue API."""
+"""The IDP HTTP service: document uploads (processed on arrival) and the review queue API.
+
+Traced like every process of the stack (:class:`TelemetrySettings` and the ``OTEL_*``
+variables; off by default, service ``inferstack-idp``): a SERVER span per request that
+continues the caller's ``traceparent``, the pipeline's ``idp.*`` stage spans under it."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from inferstack.idp.review import ReviewQueue
 from inferstack.idp.router import router
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import IdpStore
+from inferstack.telemetry.asgi import TracingMiddleware
+from inferstack.telemetry.settings import TelemetrySettings
 from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["build_app"]
@@ -28,10 +34,10 @@ def build_app(settings: IdpSettings, telemetry: Telemetry | None = None) -> Fast
     """Uploads and the review API over ``settings``' database and chat model (opened on
     start, closed on shutdown); pipeline spans go to ``telemetry`` (default: as the
     ``OTEL_*``/``INFERSTACK_TELEMETRY_*`` settings say, service ``inferstack-idp``)."""
+    tel = telemetry or Telemetry.from_settings(TelemetrySettings(), service_name="inferstack-idp")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tel = telemetry or Telemetry.from_settings(service_name="inferstack-idp")
         store = IdpStore(settings.resolved_database_url())
         client = open_client(settings)
         metrics = IdpMetrics(store)
@@ -60,4 +66,7 @@ def build_app(settings: IdpSettings, telemetry: Telemetry | None = None) -> Fast
         metrics: IdpMetrics = request.app.state.metrics
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    # NOTE: added last so it is outermost: the SERVER span covers every other layer.
+    routes = {getattr(r, "path", "") for r in router.routes}
+    app.add_middleware(TracingMiddleware, telemetry=tel, routes=routes)
     return app

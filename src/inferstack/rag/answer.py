@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from opentelemetry import trace
 
 from inferstack.errors import UpstreamError
 from inferstack.protocol.sse import aiter_sse_data
@@ -28,6 +29,9 @@ from inferstack.rag.grounding import Route, Sources, build_messages, cited_numbe
 from inferstack.rag.retrieve import KnowledgeBase
 from inferstack.rag.retriever import RetrievalMode
 from inferstack.rag.types import Hit, Metadata
+from inferstack.telemetry.genai import inference_span, set_response, set_usage
+from inferstack.telemetry.propagation import async_hooks
+from inferstack.telemetry.semconv import Operation
 from inferstack.websearch import WebResult, WebSearch
 
 __all__ = ["NO_ANSWER", "Answer", "Answerer"]
@@ -75,16 +79,21 @@ class Answerer:
         kb: KnowledgeBase,
         transport: httpx.AsyncBaseTransport | None = None,
         web: WebSearch | None = None,
+        tracer: trace.Tracer | None = None,
     ):
         self.kb = kb
         s = kb.settings
         key = s.api_key.get_secret_value() if s.api_key else None
+        self.base_url = s.chat_base_url.rstrip("/") + "/"
         self.client = httpx.AsyncClient(
-            base_url=s.chat_base_url.rstrip("/") + "/",
+            base_url=self.base_url,
             headers={"Authorization": f"Bearer {key}"} if key else {},
             timeout=s.request_timeout,
             transport=transport,
+            event_hooks=async_hooks(),
         )
+        self.tracer = tracer or trace.NoOpTracer()
+        """Each chat call is a ``chat {model}`` CLIENT span; its request carries the span."""
         self.web = web or (WebSearch(s.websearch) if s.websearch.enabled else None)
         """The web-search handoff; None (no key): the knowledge base answers or nobody does."""
 
@@ -143,11 +152,14 @@ class Answerer:
                 NO_ANSWER, [], no_answer=True, best_score=src.best_score, route="no_answer"
             )
         body = self._body(question, src, max_tokens, stream=False)
-        data = await self._post(body)
-        try:
-            text = data["choices"][0]["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError) as exc:
-            raise UpstreamError(f"malformed chat completion: {exc!r}") from exc
+        with inference_span(self.tracer, Operation.CHAT, body, url=self.base_url) as span:
+            data = await self._post(body)
+            try:
+                text = data["choices"][0]["message"]["content"] or ""
+                finish = [str(c.get("finish_reason")) for c in data["choices"]]
+            except (KeyError, IndexError, TypeError, AttributeError) as exc:
+                raise UpstreamError(f"malformed chat completion: {exc!r}") from exc
+            _record(span, data, finish)
         return Answer(
             text,
             src.hits,
@@ -192,6 +204,14 @@ class Answerer:
             return
         parts: list[str] = []
         body = self._body(question, src, max_tokens, stream=True)
+        with inference_span(self.tracer, Operation.CHAT, body, url=self.base_url):
+            async for delta in self._stream_deltas(body):
+                parts.append(delta)
+                yield {"object": "rag.delta", "delta": delta}
+        cited = cited_numbers("".join(parts), src.count)
+        yield {"object": "rag.done", "route": src.route, "cited": cited, "no_answer": False}
+
+    async def _stream_deltas(self, body: dict[str, Any]) -> AsyncIterator[str]:
         try:
             async with self.client.stream("POST", "chat/completions", json=body) as r:
                 if r.status_code != 200:
@@ -200,12 +220,9 @@ class Answerer:
                 async for data in aiter_sse_data(r.aiter_lines()):
                     delta = _delta(data)
                     if delta:
-                        parts.append(delta)
-                        yield {"object": "rag.delta", "delta": delta}
+                        yield delta
         except httpx.HTTPError as exc:  # a dead or slow chat model: an error event, not a crash
             raise UpstreamError(f"chat request failed: {exc!r}") from exc
-        cited = cited_numbers("".join(parts), src.count)
-        yield {"object": "rag.done", "route": src.route, "cited": cited, "no_answer": False}
 
     def _body(
         self, question: str, src: Sources, max_tokens: int | None, *, stream: bool
@@ -227,6 +244,16 @@ class Answerer:
             raise UpstreamError(f"chat model answered {r.status_code}: {r.text[:300]}")
         data: dict[str, Any] = r.json()
         return data
+
+
+def _record(span: trace.Span, data: dict[str, Any], finish: list[str]) -> None:
+    """The response side of a ``chat`` span: model, id, finish reasons, token usage."""
+    set_response(span, model=data.get("model"), response_id=data.get("id"), finish_reasons=finish)
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        set_usage(
+            span, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        )
 
 
 def _delta(data: str) -> str:

@@ -1,4 +1,9 @@
-"""``build_app(settings)``: the RAG service as an ASGI app (``inferstack rag serve``)."""
+"""``build_app(settings)``: the RAG service as an ASGI app (``inferstack rag serve``).
+
+Traced like every process of the stack (:class:`TelemetrySettings` and the ``OTEL_*``
+variables; off by default, service ``inferstack-rag``): a SERVER span per request that
+continues the caller's ``traceparent``, and under it the retrieval, embeddings and chat spans,
+whose HTTP calls carry the trace on to the gateway and the model servers."""
 
 from __future__ import annotations
 
@@ -25,33 +30,52 @@ from inferstack.rag.retrieve import KnowledgeBase, open_knowledge_base
 from inferstack.rag.router import build_router
 from inferstack.rag.service import RagService
 from inferstack.rag.settings import RagSettings
+from inferstack.telemetry.asgi import TracingMiddleware
+from inferstack.telemetry.settings import TelemetrySettings
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["build_app"]
 
 log = logging.getLogger(__name__)
 
 
+ROUTES = ("/v1/rag/query", "/v1/rag/retrieve", "/v1/rag/documents", "/v1/rag/stats")
+
+
 def build_app(
-    settings: RagSettings, kb: KnowledgeBase | None = None, answerer: Answerer | None = None
+    settings: RagSettings,
+    kb: KnowledgeBase | None = None,
+    answerer: Answerer | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """The RAG service; ``kb`` and ``answerer`` are injected in tests (otherwise built from
-    ``settings`` when the app starts)."""
+    ``settings`` when the app starts, tracing to ``telemetry``: default as the telemetry
+    settings say, shut down with the app)."""
     metrics = RagMetrics()
+    own_telemetry = telemetry is None
+    tel = telemetry or Telemetry.from_settings(TelemetrySettings(), service_name="inferstack-rag")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        base = kb or open_knowledge_base(settings)
-        answers = answerer or Answerer(base)
-        app.state.rag = RagService(base, answers, metrics)
+        base = kb or open_knowledge_base(settings, tracer=tel.tracer)
+        answers = answerer or Answerer(base, tracer=tel.tracer)
+        app.state.rag = RagService(
+            base, answers, metrics, tracer=tel.tracer, record_content=tel.record_content
+        )
         try:
             yield
         finally:
             await answers.aclose()
             await base.aclose()
+            if own_telemetry:
+                tel.shutdown()
 
     app = FastAPI(title="inferstack rag", lifespan=lifespan)
+    app.state.telemetry = tel
     app.include_router(build_router())
     _error_handlers(app)
+    # NOTE: added last so it is outermost: the SERVER span covers every other layer.
+    app.add_middleware(TracingMiddleware, telemetry=tel, routes=ROUTES)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -1,5 +1,8 @@
 """Embeddings over the OpenAI API (``POST {base_url}/embeddings``): batched, concurrent within a
-bound, and strict — a failed or malformed answer is an error, never a made-up vector."""
+bound, and strict — a failed or malformed answer is an error, never a made-up vector.
+
+Each request is an ``embeddings {model}`` CLIENT span (inputs, vector dimensions, input tokens
+when the server reports them) whose ``traceparent`` the request carries."""
 
 from __future__ import annotations
 
@@ -7,10 +10,15 @@ import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+from opentelemetry import trace
 
 from inferstack.errors import UpstreamError
+from inferstack.telemetry.genai import embeddings_span
+from inferstack.telemetry.propagation import async_hooks
+from inferstack.telemetry.semconv import Attr
 
 __all__ = ["EmbedFailure", "Embedder", "EmbeddingError"]
 
@@ -40,14 +48,18 @@ class Embedder:
         concurrency: int = 4,
         timeout: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/") + "/"
         self.client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
+            base_url=self.base_url,
             headers=headers,
             timeout=timeout,
             transport=transport,
+            event_hooks=async_hooks(),
         )
+        self.tracer = tracer or trace.NoOpTracer()
         self.model = model
         self.batch_size = batch_size
         self._limit = asyncio.Semaphore(concurrency)
@@ -103,17 +115,32 @@ class Embedder:
     async def _request(self, texts: list[str]) -> list[list[float]]:
         async with self._limit:
             self.requests += 1
-            try:
-                r = await self.client.post("embeddings", json={"model": self.model, "input": texts})
-            except httpx.HTTPError as exc:
-                raise EmbeddingError(f"embedding request failed: {exc!r}") from exc
+            with embeddings_span(self.tracer, self.model, url=self.base_url) as span:
+                span.set_attribute(Attr.EMBEDDINGS_INPUTS, len(texts))
+                vectors = await self._post(texts, span)
+                span.set_attribute(Attr.EMBEDDINGS_DIMENSION_COUNT, len(vectors[0]))
+                return vectors
+
+    async def _post(self, texts: list[str], span: trace.Span) -> list[list[float]]:
+        try:
+            r = await self.client.post("embeddings", json={"model": self.model, "input": texts})
+        except httpx.HTTPError as exc:
+            raise EmbeddingError(f"embedding request failed: {exc!r}") from exc
         if r.status_code != 200:
             raise EmbeddingError(f"embedding endpoint answered {r.status_code}: {_detail(r)}")
-        return self._vectors(r, len(texts))
-
-    def _vectors(self, r: httpx.Response, expected: int) -> list[list[float]]:
         try:
-            data = sorted(r.json()["data"], key=lambda d: d["index"])
+            body = r.json()
+        except ValueError as exc:
+            raise EmbeddingError(f"malformed embedding response: {exc!r}") from exc
+        vectors = self._vectors(body, len(texts))
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+            span.set_attribute(Attr.USAGE_INPUT_TOKENS, usage["prompt_tokens"])
+        return vectors
+
+    def _vectors(self, body: Any, expected: int) -> list[list[float]]:
+        try:
+            data = sorted(body["data"], key=lambda d: d["index"])
             vectors = [[float(x) for x in d["embedding"]] for d in data]
         except (ValueError, KeyError, TypeError) as exc:
             raise EmbeddingError(f"malformed embedding response: {exc!r}") from exc

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import Tracer
+
 from inferstack.errors import InvalidRequestError
 from inferstack.rag.chunking import Chunker
 from inferstack.rag.docstore import DocStore
@@ -160,8 +162,9 @@ def _with_scores(hit: Hit, scores: dict[str, float]) -> Hit:
     )
 
 
-def open_knowledge_base(settings: RagSettings) -> KnowledgeBase:
-    """A knowledge base for ``settings`` (opens the docstore; the store opens on first use)."""
+def open_knowledge_base(settings: RagSettings, tracer: Tracer | None = None) -> KnowledgeBase:
+    """A knowledge base for ``settings`` (opens the docstore; the store opens on first use);
+    its embedding requests are spans of ``tracer``."""
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     embedder = Embedder(
         settings.embedding_base_url,
@@ -170,5 +173,6 @@ def open_knowledge_base(settings: RagSettings) -> KnowledgeBase:
         batch_size=settings.embed_batch_size,
         concurrency=settings.embed_concurrency,
         timeout=settings.request_timeout,
+        tracer=tracer,
     )
     return KnowledgeBase(settings, embedder)

@@ -2,7 +2,8 @@
 
 ``request_attributes`` reads an OpenAI-shaped request body; ``set_usage`` / ``set_response``
 fill the response side; the ``*_span`` context managers open ``execute_tool {tool}``,
-``invoke_agent {agent}``, ``retrieval {source}`` and ``embeddings {model}`` spans for the apps.
+``invoke_agent {agent}``, ``retrieval {source}``, ``embeddings {model}`` and (for a call to a
+model over HTTP) ``{operation} {model}`` spans for the apps.
 Message content goes on spans only through :func:`set_content`, which callers invoke only
 when content recording is on.
 """
@@ -13,6 +14,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
@@ -23,6 +25,7 @@ from inferstack.telemetry.semconv import (
     Operation,
     agent_span_name,
     embeddings_span_name,
+    inference_span_name,
     retrieval_span_name,
     tool_span_name,
 )
@@ -30,9 +33,11 @@ from inferstack.telemetry.semconv import (
 __all__ = [
     "agent_span",
     "embeddings_span",
+    "inference_span",
     "operation_for_endpoint",
     "request_attributes",
     "retrieval_span",
+    "server_attributes",
     "set_content",
     "set_response",
     "set_usage",
@@ -148,22 +153,91 @@ def agent_span(tracer: Tracer, agent: str, *, provider: str = "inferstack") -> I
 
 
 @contextmanager
-def retrieval_span(tracer: Tracer, source: str, *, provider: str = "inferstack") -> Iterator[Span]:
-    """``retrieval {source}`` (CLIENT): a query to a vector store or search index."""
+def retrieval_span(
+    tracer: Tracer,
+    source: str,
+    *,
+    provider: str = "inferstack",
+    top_k: int | None = None,
+    query: str | None = None,
+) -> Iterator[Span]:
+    """``retrieval {source}`` (CLIENT): a query to a vector store or search index.
+
+    ``query`` is content: pass it only when content recording is on."""
     attrs: dict[str, AttributeValue] = {
         Attr.OPERATION_NAME: Operation.RETRIEVAL,
         Attr.PROVIDER_NAME: provider,
         Attr.DATA_SOURCE_ID: source,
     }
-    with tracer.start_as_current_span(
-        retrieval_span_name(source), kind=OPERATION_KIND[Operation.RETRIEVAL], attributes=attrs
-    ) as span:
+    if top_k is not None:
+        attrs[Attr.RETRIEVAL_TOP_K] = top_k
+    if query is not None:
+        attrs[Attr.RETRIEVAL_QUERY_TEXT] = query
+    with (
+        tracer.start_as_current_span(
+            retrieval_span_name(source), kind=OPERATION_KIND[Operation.RETRIEVAL], attributes=attrs
+        ) as span,
+        _error_type(span),
+    ):
         yield span
 
 
 @contextmanager
+def inference_span(
+    tracer: Tracer,
+    operation: str,
+    body: Mapping[str, Any],
+    *,
+    provider: str = "inferstack",
+    url: str | None = None,
+) -> Iterator[Span]:
+    """``{operation} {model}`` (CLIENT): a call to a model over HTTP with the OpenAI request
+    ``body``, attributed as :func:`request_attributes` says (plus ``server.*`` from ``url``)."""
+    attrs = request_attributes(operation, provider, body)
+    if url:
+        attrs.update(server_attributes(url))
+    model = body.get("model")
+    name = inference_span_name(operation, model if isinstance(model, str) else None)
+    with (
+        tracer.start_as_current_span(
+            name, kind=OPERATION_KIND.get(operation, SpanKind.CLIENT), attributes=attrs
+        ) as span,
+        _error_type(span),
+    ):
+        yield span
+
+
+@contextmanager
+def _error_type(span: Span) -> Iterator[None]:
+    """``error.type`` (the exception's class) on a span whose operation failed; the span's
+    status and exception event come from ``start_as_current_span``."""
+    try:
+        yield
+    except Exception as exc:  # re-raised: only named on the span
+        span.set_attribute(Attr.ERROR_TYPE, type(exc).__name__)
+        raise
+
+
+def server_attributes(url: str) -> dict[str, AttributeValue]:
+    """``server.address`` / ``server.port`` of the service at ``url``."""
+    parts = urlsplit(url)
+    attrs: dict[str, AttributeValue] = {}
+    if parts.hostname:
+        attrs[Attr.SERVER_ADDRESS] = parts.hostname
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    if port:
+        attrs[Attr.SERVER_PORT] = port
+    return attrs
+
+
+@contextmanager
 def embeddings_span(
-    tracer: Tracer, model: str, *, provider: str = "inferstack", kind: SpanKind | None = None
+    tracer: Tracer,
+    model: str,
+    *,
+    provider: str = "inferstack",
+    kind: SpanKind | None = None,
+    url: str | None = None,
 ) -> Iterator[Span]:
     """``embeddings {model}`` (CLIENT unless the model runs in this process)."""
     attrs: dict[str, AttributeValue] = {
@@ -171,9 +245,14 @@ def embeddings_span(
         Attr.PROVIDER_NAME: provider,
         Attr.REQUEST_MODEL: model,
     }
-    with tracer.start_as_current_span(
-        embeddings_span_name(model),
-        kind=kind or OPERATION_KIND[Operation.EMBEDDINGS],
-        attributes=attrs,
-    ) as span:
+    if url:
+        attrs.update(server_attributes(url))
+    with (
+        tracer.start_as_current_span(
+            embeddings_span_name(model),
+            kind=kind or OPERATION_KIND[Operation.EMBEDDINGS],
+            attributes=attrs,
+        ) as span,
+        _error_type(span),
+    ):
         yield span

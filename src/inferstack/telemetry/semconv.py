@@ -47,6 +47,9 @@ class Attr:
     TOOL_CALL_ID = "gen_ai.tool.call.id"
     AGENT_NAME = "gen_ai.agent.name"
     DATA_SOURCE_ID = "gen_ai.data_source.id"
+    RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k"
+    RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
+    EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
     TOKEN_TYPE = "gen_ai.token.type"
     ERROR_TYPE = "error.type"
     SERVER_ADDRESS = "server.address"
@@ -68,6 +71,11 @@ class Attr:
     PREFILL_TOKENS = "inferstack.prefill.tokens"
     TIME_TO_FIRST_TOKEN = "inferstack.time_to_first_token_s"
     QUEUE_WAIT = "inferstack.queue_wait_s"
+    RETRIEVAL_MODE = "inferstack.retrieval.mode"
+    RETRIEVAL_HITS = "inferstack.retrieval.hits"
+    RETRIEVAL_STORE = "inferstack.retrieval.store"
+    RAG_ROUTE = "inferstack.rag.route"
+    EMBEDDINGS_INPUTS = "inferstack.embeddings.inputs"
 
 
 ATTR = Attr

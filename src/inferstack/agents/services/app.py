@@ -1,11 +1,18 @@
 """``build_app(settings)``: the agent service (agent REST API and the weather function-calling
-API) with its database, MCP connections, supervisor and Open-Meteo client on ``app.state``."""
+API) with its database, MCP connections, supervisor and Open-Meteo client on ``app.state``.
+
+Traced like every process of the stack (:class:`TelemetrySettings` and the ``OTEL_*``
+variables; off by default, service ``inferstack-agents``): a SERVER span per request that
+continues the caller's ``traceparent``; the agents' spans under it, and the model and
+knowledge-base calls carry the trace on."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
+import httpx
 import openai
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -26,16 +33,27 @@ from inferstack.agents.tools import Tool
 from inferstack.agents.weather.chat import WeatherChat
 from inferstack.agents.weather.openmeteo import OpenMeteo
 from inferstack.rag import Retriever
+from inferstack.telemetry.asgi import TracingMiddleware
+from inferstack.telemetry.propagation import async_hooks
+from inferstack.telemetry.settings import TelemetrySettings
+from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["build_app", "model_client"]
 
 SYSTEM = "You are a helpful assistant. Use the tools when the question needs them."
 
 
-def model_client(settings: AgentSettings) -> openai.AsyncOpenAI:
+def model_client(settings: AgentSettings, transport: Any = None) -> openai.AsyncOpenAI:
+    """The OpenAI client of ``settings``' model; each request carries the current trace
+    (``transport``, an httpx2 transport as the SDK's client takes, replaces the network in
+    tests)."""
     key = settings.api_key.get_secret_value() if settings.api_key else "unused"
     return openai.AsyncOpenAI(
-        base_url=settings.base_url, api_key=key, timeout=settings.request_timeout, max_retries=0
+        base_url=settings.base_url,
+        api_key=key,
+        timeout=settings.request_timeout,
+        max_retries=0,
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks=async_hooks(), transport=transport),
     )
 
 
@@ -59,13 +77,27 @@ def build_app(
     tools: list[Tool] | None = None,
     retriever: Retriever | None = None,
     tracer: trace.Tracer | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
-    """The service; ``client``, ``tools`` and ``retriever`` replace what settings would build."""
+    """The service; ``client``, ``tools`` and ``retriever`` replace what settings would build.
+    Spans go to ``tracer`` or ``telemetry`` (default: as the telemetry settings say, shut
+    down with the app)."""
     metrics = AgentMetrics()
+    own_telemetry = telemetry is None and tracer is None
+    if telemetry is None:
+        telemetry = (
+            Telemetry.from_settings(TelemetrySettings(), service_name="inferstack-agents")
+            if tracer is None
+            else Telemetry.disabled()
+        )
+    tel = telemetry
+    spans = tracer or tel.tracer
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if own_telemetry:
+                stack.callback(tel.shutdown)
             db = AgentDatabase(settings.database_url)
             await db.create()
             stack.push_async_callback(db.close)
@@ -80,17 +112,20 @@ def build_app(
                 system=SYSTEM,
                 limits=settings.limits,
                 temperature=settings.temperature,
-                tracer=tracer,
+                tracer=spans,
                 metrics=metrics,
             )
             kb: Retriever | None = retriever
             if kb is None and settings.rag_url:
-                rag = RagClient(settings.rag_url, timeout=settings.request_timeout)
+                http = httpx.AsyncClient(
+                    timeout=settings.request_timeout, event_hooks=async_hooks()
+                )
+                rag = RagClient(settings.rag_url, http=http)
                 stack.push_async_callback(rag.aclose)
                 kb = rag
             app.state.knowledge = kb
             supervisor = Supervisor(
-                model, settings.model, agent, retriever=kb, tracer=tracer, metrics=metrics
+                model, settings.model, agent, retriever=kb, tracer=spans, metrics=metrics
             )
             meteo = OpenMeteo(settings.weather)
             stack.push_async_callback(meteo.close)
@@ -110,4 +145,8 @@ def build_app(
     if retriever is not None or settings.rag_url:
         # /embed exists only with a knowledge base to ingest into.
         app.include_router(knowledge_routes.router)
+    # NOTE: added last so it is outermost: the SERVER span covers every other layer.
+    routers = (agent_routes.router, weather_routes.router, knowledge_routes.router)
+    routes = {getattr(r, "path", "") for router in routers for r in router.routes}
+    app.add_middleware(TracingMiddleware, telemetry=tel, routes=routes)
     return app
