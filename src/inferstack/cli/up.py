@@ -1,5 +1,6 @@
 """``inferstack up``: the local stack on 127.0.0.1 — chat and embedding model servers (uvicorn
-or Ray Serve) behind the gateway — recorded in ``STATE_DIR/stack.json``."""
+or Ray Serve) behind the gateway, and optionally the RAG, agent and IDP services — recorded in
+``STATE_DIR/stack.json``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inferstack.cli import up_rag
+from inferstack.cli import up_apps, up_rag
 from inferstack.config import default_state_dir
 
 __all__ = ["add_parser", "run"]
@@ -94,6 +95,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--prometheus-port", type=int, default=9090, help="Prometheus port (default: 9090)"
     )
     up_rag.add_arguments(p)
+    up_apps.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -111,14 +113,14 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment of every process started (tracing settings)."""
 
-    def start(self, name: str, argv: list[str]) -> Process:
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
+        """``inferstack <argv>`` with the stack's environment and ``env`` (this process's)."""
         log = self.state / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "inferstack.cli.main", *argv]
+        environ = {**os.environ, **self.env, **(env or {})}
         with log.open("ab") as out:
-            proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
-            )
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=environ)
         return self.adopt(name, proc, log)
 
     def adopt(self, name: str, proc: subprocess.Popen[bytes], log: Path) -> Process:
@@ -165,7 +167,7 @@ def _wait_ready(process: Process, url: str, timeout: float) -> dict[str, Any]:
 
 _LOOPBACK = "127.0.0.1"
 
-SCRAPED = ("chat", "embeddings", "gateway", "rag")
+SCRAPED = ("chat", "embeddings", "gateway", "rag", "agents", "idp")
 """The processes of the stack that serve Prometheus metrics on ``/metrics`` (Milvus Lite's
 server does not)."""
 
@@ -311,6 +313,9 @@ def run(args: argparse.Namespace) -> int:
         path = write_stack(record, args.state_dir)
         if args.rag:
             record.update(up_rag.start_rag(args, stack))
+            path = write_stack(record, args.state_dir)
+        if args.agents or args.idp:
+            record.update(up_apps.start_apps(args, stack, record))
             path = write_stack(record, args.state_dir)
         if phoenix is not None:  # last: Prometheus scrapes every process started above
             record.update(_observability(args, stack, record, phoenix))
