@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import httpx
+from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -67,9 +69,29 @@ def project_id(phoenix: str, name: str = "inferstack") -> str:
     raise SystemExit(f"no Phoenix project {name!r}")
 
 
-def screenshot(phoenix: str, trace_id: str, model: str, out: Path) -> None:
-    from playwright.sync_api import sync_playwright
+def show_attributes(page: Page, model: str, timeout: float = 180) -> None:
+    """Open the model server's generation span, whose gen_ai.* attributes fill the panel, and
+    wait until they show. On a slow machine a click can land while the span tree still
+    renders, and the attributes can sit in a hidden tab: the span is clicked again, then the
+    panel's Attributes tab, until a visible row appears."""
+    shown = page.locator("text=inferstack.request_id >> visible=true")
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while time.monotonic() < deadline:
+        if attempt % 2 == 0:
+            page.get_by_text(f"chat {model}").last.click()
+        else:
+            page.get_by_role("tab", name="Attributes").first.click()
+        attempt += 1
+        try:
+            shown.first.wait_for(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise SystemExit(f"the span's attributes did not show in {timeout:.0f} s")
 
+
+def screenshot(phoenix: str, trace_id: str, model: str, out: Path) -> None:
     url = f"{phoenix}/projects/{project_id(phoenix)}/traces/{trace_id}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
@@ -77,9 +99,7 @@ def screenshot(phoenix: str, trace_id: str, model: str, out: Path) -> None:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(url, wait_until="networkidle", timeout=120_000)
             page.get_by_text("decode").first.wait_for(timeout=120_000)
-            # open the model server's generation span: its gen_ai.* attributes fill the panel
-            page.get_by_text(f"chat {model}").last.click()
-            page.get_by_text("inferstack.request_id").first.wait_for(timeout=180_000)
+            show_attributes(page, model)
             page.wait_for_load_state("networkidle")
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out))
