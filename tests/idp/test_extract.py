@@ -17,6 +17,7 @@ from inferstack.errors import UpstreamError
 from inferstack.idp.extract import LogprobsUnsupported, extract
 from inferstack.idp.pipeline import Processor
 from inferstack.idp.schemas import BUILTIN_SCHEMAS
+from inferstack.idp.score import value_token_probability
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import IdpStore
 from support.idp_docs import INVOICE_LINES, write_text_pdf
@@ -134,3 +135,40 @@ def test_a_prompt_over_the_context_is_retried_with_less_of_the_document() -> Non
     with pytest.raises(UpstreamError):
         extract(client, settings, "x" * 1400, "invoice", BUILTIN_SCHEMAS["invoice"])
     assert len(seen) == 1
+
+
+def test_tokens_spelled_by_their_bytes_keep_the_fields_in_place() -> None:
+    """A token holding part of a character is spelled ``\\xNN`` (as OpenAI and our server
+    do); its ``bytes`` give each token its share of the text, so the field after a split
+    character is still found under its own tokens."""
+    answer = {"vendor_name": "Café Ñu", "invoice_number": "INV-7"}
+    content = json.dumps(answer, ensure_ascii=False)
+    pieces = [bytes([b]) for b in content.encode()]  # byte tokens: "é" and "Ñ" split in two
+    choice = {
+        "index": 0,
+        "finish_reason": "stop",
+        "message": {"role": "assistant", "content": content},
+        "logprobs": {
+            "content": [
+                {
+                    "token": p.decode() if p.isascii() else f"\\x{p[0]:02x}",
+                    "bytes": list(p),
+                    "logprob": math.log(0.5 if content[:i].endswith('"INV-') else 0.9),
+                    "top_logprobs": [],
+                }
+                for i, p in enumerate(pieces)
+            ]
+        },
+    }
+    client = httpx.Client(
+        transport=httpx.MockTransport(
+            lambda _: httpx.Response(200, json={"model": "m", "choices": [choice]})
+        ),
+        base_url="http://model/v1",
+    )
+    schema = {"type": "object", "properties": {k: {"type": "string"} for k in answer}}
+    result = extract(client, IdpSettings(), "text", "invoice", schema)
+    assert result.logprobs is not None
+    assert "".join(t for t, _ in result.logprobs) == content
+    number = value_token_probability(result.content, "invoice_number", result.logprobs)
+    assert number is not None and number < 0.9  # the 0.5 token lies inside the value

@@ -5,6 +5,7 @@ server returns them (they are used when present, never required)."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 from dataclasses import dataclass
@@ -172,10 +173,20 @@ def _validate(values: dict[str, Any], schema: dict[str, Any]) -> None:
 
 
 def _logprobs(choice: dict[str, Any]) -> list[TokenLogprob] | None:
+    """Each token's share of the answer's text with its logprob. The share comes from the
+    token's ``bytes`` where given: a token holding part of a character is spelled by its
+    bytes (``\\xe6\\x97``), and its share is nothing until the character is complete."""
     content = (choice.get("logprobs") or {}).get("content")
     if not content:
         return None
-    return [(str(t["token"]), float(t["logprob"])) for t in content]
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    return [
+        (
+            str(t["token"]) if t.get("bytes") is None else decoder.decode(bytes(t["bytes"])),
+            float(t["logprob"]),
+        )
+        for t in content
+    ]
 
 
 def open_client(settings: IdpSettings) -> httpx.Client:

@@ -23,7 +23,7 @@ from inferstack.protocol import (
 )
 from inferstack.protocol.base import random_id
 from inferstack.serving.handlers.generation import GenerationService, Run
-from inferstack.serving.handlers.logprobs import completion_logprobs
+from inferstack.serving.handlers.logprobs import TextOffsets, completion_logprobs
 from inferstack.serving.handlers.streaming import choice_events, sse_events, total_usage
 from inferstack.serving.handlers.usage import to_protocol_usage
 from inferstack.serving.http import model_response
@@ -93,14 +93,12 @@ class CompletionsHandler:
 def _stream(
     run: Run, index: int, request_id: str, model: str, logprobs: bool
 ) -> AsyncIterator[str]:
-    offset = 0
+    offsets = TextOffsets()  # fed every chunk's tokens, so offsets run on across chunks
 
     def text_chunk(
         text: str, finish: FinishReason | None, entries: list[TokenLogprob], index: int
     ) -> CompletionChunk:
-        nonlocal offset
-        lp = completion_logprobs(entries, offset) if logprobs and entries else None
-        offset += len(text)
+        lp = completion_logprobs(entries, offsets) if logprobs and entries else None
         choice = CompletionChoice(index=index, text=text, finish_reason=finish, logprobs=lp)
         return CompletionChunk(id=request_id, model=model, choices=[choice])
 
