@@ -1,9 +1,11 @@
-"""`inferstack up --ray` end to end: the stack on a local Ray Serve behind the gateway, its Serve
-proxy on 127.0.0.1 only, and an overloaded application shedding with 429 instead of queueing."""
+"""`inferstack up --ray` end to end: the stack on a local Ray Serve behind the gateway, every
+listener of it (the Serve proxy, and Ray's GCS, raylet, agents and workers) on loopback only,
+and an overloaded application shedding with 429 instead of queueing."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import signal
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import psutil
 import pytest
 
 from support.servers import free_port
@@ -45,6 +48,33 @@ def _listening(port: int) -> list[str]:
     """Local addresses listening on ``port`` (from ``ss``, as ``ip:port``)."""
     out = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
     return [f[3] for line in out.splitlines() if (f := line.split()) and f[3].endswith(f":{port}")]
+
+
+def _tree_listeners(pid: int) -> list[tuple[str, str]]:
+    """``(address, process)`` of every TCP listener of process ``pid`` and its descendants
+    (from ``ss -ltnp``: Ray's GCS and raylet are the driver's children, its agents and
+    workers the raylet's)."""
+    root = psutil.Process(pid)
+    pids = {pid, *(child.pid for child in root.children(recursive=True))}
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        fields = line.split()
+        users = fields[5] if len(fields) > 5 else ""
+        if any(f"pid={p}," in users for p in pids):
+            found.append((fields[3], users))
+    return found
+
+
+def _loopback(address: str) -> bool:
+    """Whether ``ip:port`` from ``ss`` is a loopback address (``[::ffff:127.0.0.1]`` too)."""
+    host = address.rsplit(":", 1)[0].strip("[]").split("%")[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:  # "*": every interface
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
 
 
 async def _burst(url: str, model: str, n: int) -> list[httpx.Response]:
@@ -102,9 +132,15 @@ def test_up_ray_serves_behind_the_gateway_and_sheds_with_429(tmp_path: Path) -> 
         )
         assert reply.choices[0].message.content
 
-        # The Serve proxy binds loopback only.
+        # The Serve proxy binds loopback only, and so does everything else of the stack: Ray's
+        # GCS, raylet, dashboard and runtime-env agents, and its workers' gRPC servers.
         addresses = _listening(chat_port)
         assert addresses and all(a.startswith("127.0.0.1:") for a in addresses), addresses
+        listeners = _tree_listeners(proc.pid)
+        assert f"127.0.0.1:{chat_port}" in [a for a, _ in listeners], listeners
+        assert len(listeners) > 5, listeners  # Ray's own services are among them
+        wide = [(a, users) for a, users in listeners if not _loopback(a)]
+        assert not wide, wide
 
         # One running, one queued: the rest of a burst of six is shed at once with 429.
         url = f"{stack['chat']['base_url']}/chat/completions"

@@ -167,7 +167,11 @@ def run_ray(config: str) -> int:
     import signal
     import threading
 
+    from inferstack.serving.ray_loopback import LOOPBACK_ENV
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    for name, value in LOOPBACK_ENV.items():  # before Ray is imported; its processes inherit it
+        os.environ.setdefault(name, value)
     import ray
     from ray import serve
 

@@ -44,7 +44,9 @@ class ModelServer:
 
     async def __init__(self, args: dict[str, Any]) -> None:
         from inferstack.engines.registry import create_engine
+        from inferstack.serving.ray_loopback import keep_replica_on_loopback
 
+        keep_replica_on_loopback()  # a local Ray's replicas listen on 127.0.0.1 only
         self._args = RayAppArgs.model_validate(args)
         self._engine: Engine = create_engine(
             self._args.model, engine=self._args.engine, **self._args.engine_options()
