@@ -87,12 +87,17 @@ def test_sandbox_blocks_unsafe_attribute_access() -> None:
         template.render([{"role": "user", "content": "x"}])
 
 
-def test_images_are_refused_by_a_text_model() -> None:
+def test_images_are_refused_by_a_text_model_naming_the_part() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     with pytest.raises(UnsupportedFeatureError) as info:
         ChatTemplate(None).render(
-            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]
+            [
+                {"role": "system", "content": "read it"},
+                {"role": "user", "content": [{"type": "text", "text": "what?"}, image]},
+            ]
         )
-    assert info.value.param == "messages.0.content"
+    assert info.value.param == "messages.1.content.1"
+    assert info.value.status == 400 and "'image_url'" in info.value.message
 
 
 def test_fallback_tool_example_uses_realistic_values_from_its_question() -> None:

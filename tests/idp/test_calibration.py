@@ -127,3 +127,27 @@ def test_scores_are_mapped_except_those_a_validator_failed() -> None:
     calibrate_scores([other], calibration, "invoice", "another-model")
     assert not other.calibrated and other.confidence == 0.9
     assert other.to_dict()["raw_confidence"] == 0.9 and other.to_dict()["calibrated"] is False
+
+
+def test_a_map_covers_only_the_reader_it_was_fitted_on(tmp_path: Path) -> None:
+    """Vision-read scores lack the OCR factor: an OCR map must not remap them, nor the other way
+    round; files written before the reader was recorded are OCR maps."""
+    pairs = [("a", 0.9, True), ("a", 0.2, False)]
+    vision = fit_schema(pairs, "m", "vision-read set", reader="vision")
+    path = tmp_path / "cal.json"
+    Calibration({"invoice": vision}).write(path)
+    loaded = Calibration.read(path)
+    assert loaded.schemas["invoice"].reader == "vision"
+    assert loaded.apply("invoice", "a", 0.9, "m", "vision") == pytest.approx(vision.overall(0.9))
+    assert loaded.apply("invoice", "a", 0.9, "m", "ocr") is None
+    assert loaded.apply("invoice", "a", 0.9, "m") is None  # the default reader is ocr
+    old = json.loads(path.read_text())
+    del old["schemas"]["invoice"]["reader"]
+    path.write_text(json.dumps(old))
+    before = Calibration.read(path)
+    assert before.schemas["invoice"].reader == "ocr"
+    score = FieldScore("a", "x", 0.9, 1.0, None, None, None)
+    calibrate_scores([score], before, "invoice", "m", "vision")
+    assert not score.calibrated and score.confidence == 0.9
+    shipped = load_calibration(DEFAULT_CALIBRATION)
+    assert shipped is not None and shipped.schemas["invoice"].reader == "ocr"

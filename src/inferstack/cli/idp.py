@@ -30,6 +30,20 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--api-key", default=os.environ.get("OPENAI_API_KEY"), help="default: $OPENAI_API_KEY"
     )
+    p.add_argument(
+        "--reader",
+        choices=["ocr", "vision"],
+        default=None,
+        help="how page images are read: tesseract (ocr, the default) or --vision-model through "
+        "--url, each page sent as an image_url content part (vision)",
+    )
+    p.add_argument("--vision-model", default=None, help="vision chat model id (--reader vision)")
+    p.add_argument(
+        "--vision-fallback",
+        choices=["none", "ocr"],
+        default=None,
+        help="a page the vision model fails on: fail the document (none, the default) or OCR it",
+    )
 
 
 def _add_calibration(p: argparse.ArgumentParser) -> None:
@@ -59,9 +73,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "process",
         help="read documents, extract a schema's fields, score, decide and store them",
         description="Each file (PDF, PNG, JPEG, TIFF; a folder: every such file under it) is "
-        "read (text layer or tesseract OCR), extracted to the schema by the chat model, scored "
-        "per field, auto-approved or queued for review, and stored; a file already processed "
-        "is returned as stored. A progress bar goes to stderr when it is a terminal.",
+        "read (text layer, tesseract OCR or --reader vision), extracted to the schema by the "
+        "chat model, scored per field, auto-approved or queued for review, and stored; a file "
+        "already processed is returned as stored. A progress bar goes to stderr when it is a "
+        "terminal.",
     )
     proc.add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="documents, or folders of them"
@@ -177,19 +192,30 @@ def _telemetry() -> Any:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from pydantic import ValidationError
+
+    from inferstack.errors import InvalidRequestError
     from inferstack.idp.settings import IdpSettings
 
     url = getattr(args, "url", None)
     if url:
         url = url.rstrip("/")
         url = url if url.endswith("/v1") else f"{url}/v1"
-    return IdpSettings.from_sources(
-        args.config,
-        state_dir=args.state_dir,
-        database_url=args.database_url,
-        chat_base_url=url,
-        **extra,
-    )
+    try:
+        return IdpSettings.from_sources(
+            args.config,
+            state_dir=args.state_dir,
+            database_url=args.database_url,
+            chat_base_url=url,
+            reader=getattr(args, "reader", None),
+            vision_model=getattr(args, "vision_model", None),
+            vision_fallback=getattr(args, "vision_fallback", None),
+            **extra,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InvalidRequestError(f"{where}: {first['msg']}", param=where) from exc
 
 
 def run_process(args: argparse.Namespace) -> int:

@@ -84,18 +84,19 @@ def message_text(message: dict[str, Any], index: int) -> str:
     if isinstance(content, str):
         return content
     texts = []
-    for part in content:
+    for j, part in enumerate(content):
         kind = part.get("type")
         if kind == "text":
             texts.append(part.get("text", ""))
         elif kind in ("image_url", "input_image", "input_audio"):
             raise UnsupportedFeatureError(
-                "this model accepts text only; image and audio content parts need a vision model",
-                param=f"messages.{index}.content",
+                f"this model accepts text only: messages[{index}].content[{j}] is an {kind!r} "
+                "part; images and audio need a vision (or audio) model",
+                param=f"messages.{index}.content.{j}",
             )
         else:
             raise InvalidRequestError(
-                f"unknown content part type {kind!r}", param=f"messages.{index}.content"
+                f"unknown content part type {kind!r}", param=f"messages.{index}.content.{j}"
             )
     return "\n".join(texts)
 

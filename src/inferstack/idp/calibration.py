@@ -9,8 +9,10 @@ Between block centres the map is linear; outside them it is flat. A field with a
 :data:`MIN_FIELD_PAIRS` labelled values gets its own map, the others share the schema's.
 
 A calibration file (``inferstack idp calibrate``) holds maps per schema, with the model they
-were fitted with and what they were fitted on; a field is calibrated only when its schema is in
-the file and the model matches, and says so (``"calibrated": true``)."""
+were fitted with, the reader the pages were read by (``ocr``, or ``vision``: its raw scores
+lack the OCR factor, so a map fitted on one reader means nothing for the other) and what they
+were fitted on; a field is calibrated only when its schema is in the file and the model and
+reader match, and says so (``"calibrated": true``)."""
 
 from __future__ import annotations
 
@@ -117,6 +119,7 @@ class SchemaCalibration:
     fitted_on: str
     overall: IsotonicMap
     fields: dict[str, IsotonicMap] = field(default_factory=dict)
+    reader: str = "ocr"  # how the pages it was fitted on were read (IdpSettings.reader)
 
     def map_for(self, name: str) -> IsotonicMap:
         return self.fields.get(name, self.overall)
@@ -124,6 +127,7 @@ class SchemaCalibration:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "reader": self.reader,
             "fitted_on": self.fitted_on,
             "overall": self.overall.to_dict(),
             "fields": {k: v.to_dict() for k, v in self.fields.items()},
@@ -136,6 +140,7 @@ class SchemaCalibration:
             fitted_on=str(data.get("fitted_on", "")),
             overall=IsotonicMap.from_dict(data["overall"]),
             fields={k: IsotonicMap.from_dict(v) for k, v in data.get("fields", {}).items()},
+            reader=str(data.get("reader", "ocr")),  # files from before the vision reader
         )
 
 
@@ -144,8 +149,10 @@ def fit_schema(
     model: str | None,
     fitted_on: str,
     min_field_pairs: int = MIN_FIELD_PAIRS,
+    reader: str = "ocr",
 ) -> SchemaCalibration:
-    """Fit one schema's maps to ``samples`` of (field name, raw score, was it right)."""
+    """Fit one schema's maps to ``samples`` of (field name, raw score, was it right) from
+    pages read by ``reader``."""
     by_field: dict[str, list[tuple[float, bool]]] = {}
     for name, raw, ok in samples:
         by_field.setdefault(name, []).append((raw, ok))
@@ -159,6 +166,7 @@ def fit_schema(
             for name, pairs in by_field.items()
             if len(pairs) >= min_field_pairs
         },
+        reader=reader,
     )
 
 
@@ -169,11 +177,15 @@ class Calibration:
     schemas: dict[str, SchemaCalibration]
     source: str = ""
 
-    def apply(self, schema_name: str, field_name: str, raw: float, model: str) -> float | None:
+    def apply(
+        self, schema_name: str, field_name: str, raw: float, model: str, reader: str = "ocr"
+    ) -> float | None:
         """The calibrated confidence, or None when this file does not cover the schema or was
-        fitted with another model."""
+        fitted with another model or on pages another reader read."""
         entry = self.schemas.get(schema_name)
         if entry is None or (entry.model is not None and entry.model != model):
+            return None
+        if entry.reader != reader:
             return None
         return entry.map_for(field_name)(raw)
 

@@ -95,6 +95,7 @@ class LabelledRun:
     seconds: float
     model: str
     seed: int | None = None
+    reader: str = "ocr"  # how image pages were read (IdpSettings.reader)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # mean per document
     statuses: dict[str, str] = field(default_factory=dict)  # by document
 
@@ -185,6 +186,7 @@ def process_labelled(
         seconds=seconds,
         model=str(docs[0]["model"]) if docs else "",
         seed=labels.get("seed"),
+        reader=processor.settings.reader,
         stage_seconds=_mean_stages(docs),
         statuses={f: str(d["status"]) for f, d in zip(truth, docs, strict=True)},
     )
@@ -219,7 +221,7 @@ def cross_fitted(run: LabelledRun, folds: int) -> list[tuple[float, bool]]:
     pairs = []
     for k in range(folds):
         train = [r for r in run.results if fold_of[r.document] != k]
-        entry = fit_schema(_fit_samples(train), run.model, f"fold {k}")
+        entry = fit_schema(_fit_samples(train), run.model, f"fold {k}", reader=run.reader)
         for r in run.results:
             if fold_of[r.document] == k:
                 held_out = 0.0 if r.validation_failed else entry.map_for(r.name)(r.raw_confidence)
@@ -302,5 +304,7 @@ def calibrate_run(run: LabelledRun, folder: Path, into: Calibration | None = Non
     if run.seed is not None:
         fitted_on += f", generated with seed {run.seed}"
     calibration = into if into is not None else Calibration({})
-    calibration.schemas[run.schema_name] = fit_schema(samples, run.model, fitted_on)
+    calibration.schemas[run.schema_name] = fit_schema(
+        samples, run.model, fitted_on, reader=run.reader
+    )
     return calibration

@@ -9,7 +9,7 @@ from typing import Any
 from PIL import Image
 
 from inferstack.errors import ServiceUnavailableError
-from inferstack.idp.document import Line, Page, Word
+from inferstack.idp.document import Line, Page, Word, placed
 
 __all__ = ["detect_rotation", "ocr_page"]
 
@@ -68,7 +68,9 @@ def ocr_page(
         word = Word(text, (*box, int(data["height"][i])), round(conf / 100.0, 4), number)
         key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
         lines.setdefault(key, []).append(word)
-    ordered = sorted(lines.values(), key=lambda ws: (min(w.box[1] for w in ws), ws[0].box[0]))
+    ordered = sorted(
+        lines.values(), key=lambda ws: (min(placed(w)[1] for w in ws), placed(ws[0])[0])
+    )
     page = Page(number, image.width, image.height, "ocr", rotation=rotation)
-    page.lines = [Line(sorted(ws, key=lambda w: w.box[0])) for ws in ordered]
+    page.lines = [Line(sorted(ws, key=lambda w: placed(w)[0])) for ws in ordered]
     return page

@@ -1,7 +1,8 @@
 """One document through the whole path: hash → (already done? return it) → keep the file by
-hash → read → extract → score → verify → calibrate → decide → store. Pages are read one at a
-time and only their words are kept. A stored document can be run through it again
-(:meth:`Processor.reprocess`), e.g. after a model or calibration change."""
+hash → read (OCR or a vision model: :attr:`IdpSettings.reader`) → extract → score → verify →
+calibrate → decide → store. Pages are read one at a time and only their words are kept. A
+stored document can be run through it again (:meth:`Processor.reprocess`), e.g. after a model
+or calibration change."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from inferstack.idp.extract import Extraction, LogprobsUnsupported, extract
 from inferstack.idp.files import file_sha256, keep_file, stored_file
 from inferstack.idp.lookups import configured_validators
 from inferstack.idp.metrics import IdpMetrics
-from inferstack.idp.read import read_document
+from inferstack.idp.read import OcrReader, PageReader, read_document
 from inferstack.idp.review import IN_PROGRESS, ConflictError
 from inferstack.idp.score import FieldScore, calibrate_scores, score_fields
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import DocumentRow, IdpStore
 from inferstack.idp.tracing import stage
 from inferstack.idp.validators import Validator, apply_validators
+from inferstack.idp.vision import VisionReader
 from inferstack.telemetry.tracing import Telemetry
 
 __all__ = ["Analysis", "Processor"]
@@ -149,17 +151,18 @@ class Processor:
         """Read, extract, score, verify, calibrate and decide (a span and a timing for each
         stage); nothing is stored."""
         tracer, timings = self.telemetry.tracer, dict[str, float]()
-        with stage(tracer, timings, "read") as span:
+        vision = self.settings.vision_model if self.settings.reader == "vision" else None
+        with stage(tracer, timings, "read", reader=self.settings.reader, model=vision) as span:
+            read_headers: dict[str, str] = {}
+            Telemetry.inject(read_headers)  # the vision model's spans join this one
             pages: list[Page] = list(
-                read_document(
-                    path,
-                    dpi=self.settings.dpi,
-                    language=self.settings.ocr_language,
-                    orientation=self.settings.ocr_orientation,
-                )
+                read_document(path, dpi=self.settings.dpi, reader=self._reader(read_headers))
             )
             span.set_attribute("inferstack.idp.pages", len(pages))
             span.set_attribute("inferstack.idp.sources", sorted({p.source for p in pages}))
+            fallbacks = [p.number for p in pages if p.fallback is not None]
+            if fallbacks:
+                span.set_attribute("inferstack.idp.ocr_fallback_pages", fallbacks)
         text = "\n\n".join(p.text for p in pages)
         with stage(tracer, timings, "extract", model=self.settings.chat_model) as span:
             headers: dict[str, str] = {}
@@ -170,11 +173,22 @@ class Processor:
             scores = score_fields(extraction, pages)
             table = self.validators or {}
             apply_validators(scores, extraction.values, table.get(schema_name, []))
-            calibrate_scores(scores, self.calibration, schema_name, extraction.model)
+            calibrate_scores(
+                scores, self.calibration, schema_name, extraction.model, self.settings.reader
+            )
             decision = decide(scores, self.settings.approve_threshold)
             span.set_attribute("inferstack.idp.status", decision.status)
             span.set_attribute("inferstack.idp.min_confidence", decision.min_confidence)
         return Analysis(len(pages), extraction, scores, decision, pages, timings)
+
+    def _reader(self, headers: dict[str, str]) -> PageReader:
+        """How page images are read: OCR, or the vision model (OCR behind it only when the
+        user asked for that fallback)."""
+        ocr = OcrReader(self.settings.ocr_language, self.settings.ocr_orientation)
+        if self.settings.reader == "ocr":
+            return ocr
+        fallback = ocr if self.settings.vision_fallback == "ocr" else None
+        return VisionReader(self.client, self.settings, headers, fallback)
 
     def _extract(
         self, text: str, name: str, schema: dict[str, Any], headers: dict[str, str]

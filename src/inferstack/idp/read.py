@@ -1,24 +1,52 @@
 """Reading a file into pages: PDFs (text layer when a page has one, else the page rendered with
-pypdfium2 and OCR'd) and images (PNG, JPEG, TIFF with every frame). Pages are yielded one at a
-time, so a long document never sits in memory whole."""
+pypdfium2 and read as an image) and images (PNG, JPEG, TIFF with every frame). A page image is
+read by a :class:`PageReader`: tesseract OCR (:class:`OcrReader`, the default) or a vision
+model (:class:`inferstack.idp.vision.VisionReader`). Pages are yielded one at a time, so a long
+document never sits in memory whole."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from inferstack.errors import InvalidRequestError
-from inferstack.idp.document import Line, Page, Word
+from inferstack.idp.document import Line, Page, Word, placed
 from inferstack.idp.ocr import ocr_page
 
-__all__ = ["DOCUMENT_SUFFIXES", "IMAGE_SUFFIXES", "document_files", "read_document"]
+__all__ = [
+    "DOCUMENT_SUFFIXES",
+    "IMAGE_SUFFIXES",
+    "OcrReader",
+    "PageReader",
+    "document_files",
+    "read_document",
+]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 DOCUMENT_SUFFIXES = frozenset({".pdf", *IMAGE_SUFFIXES})
 # A text layer with fewer characters than this is a scan with stray marks: OCR it instead.
 MIN_TEXT_LAYER_CHARS = 8
+
+
+class PageReader(Protocol):
+    """Reads one page image (page ``number`` of ``document``, a file name for messages)."""
+
+    def __call__(self, image: Image.Image, number: int, document: str) -> Page: ...
+
+
+@dataclass(frozen=True)
+class OcrReader:
+    """tesseract in ``language``; with ``orientation``, pages are turned upright first."""
+
+    language: str = "eng"
+    orientation: bool = True
+
+    def __call__(self, image: Image.Image, number: int, document: str) -> Page:
+        return ocr_page(image, number, self.language, orientation=self.orientation)
 
 
 def document_files(paths: Iterable[Path]) -> list[Path]:
@@ -43,15 +71,22 @@ def document_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def read_document(
-    path: Path, *, dpi: int = 200, language: str = "eng", orientation: bool = True
+    path: Path,
+    *,
+    dpi: int = 200,
+    language: str = "eng",
+    orientation: bool = True,
+    reader: PageReader | None = None,
 ) -> Iterator[Page]:
-    """Yield the pages of ``path`` with their words, boxes and confidences; with
-    ``orientation``, scanned pages are turned upright before OCR."""
+    """Yield the pages of ``path`` with their words, boxes and confidences. Page images go to
+    ``reader`` (default: OCR in ``language``; with ``orientation``, scanned pages are turned
+    upright before OCR)."""
+    read = reader if reader is not None else OcrReader(language, orientation)
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        yield from _read_pdf(path, dpi, language, orientation)
+        yield from _read_pdf(path, dpi, read)
     elif suffix in IMAGE_SUFFIXES:
-        yield from _read_image(path, language, orientation)
+        yield from _read_image(path, read)
     else:
         raise InvalidRequestError(
             f"{path.name}: unsupported file type {suffix or '(none)'}; expected .pdf or an image "
@@ -60,7 +95,7 @@ def read_document(
         )
 
 
-def _read_image(path: Path, language: str, orientation: bool) -> Iterator[Page]:
+def _read_image(path: Path, read: PageReader) -> Iterator[Page]:
     try:
         image = Image.open(path)
     except (UnidentifiedImageError, OSError) as exc:
@@ -69,10 +104,10 @@ def _read_image(path: Path, language: str, orientation: bool) -> Iterator[Page]:
         ) from exc
     with image:
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
-            yield ocr_page(frame.copy(), number, language, orientation=orientation)
+            yield read(frame.copy(), number, path.name)
 
 
-def _read_pdf(path: Path, dpi: int, language: str, orientation: bool) -> Iterator[Page]:
+def _read_pdf(path: Path, dpi: int, read: PageReader) -> Iterator[Page]:
     import pypdfium2 as pdfium
 
     try:
@@ -89,7 +124,7 @@ def _read_pdf(path: Path, dpi: int, language: str, orientation: bool) -> Iterato
                     yield layer
                 else:
                     image = page.render(scale=scale).to_pil()
-                    yield ocr_page(image, index + 1, language, orientation=orientation)
+                    yield read(image, index + 1, path.name)
             finally:
                 page.close()
     finally:
@@ -144,12 +179,13 @@ def _word(
 def _group_lines(words: list[Word]) -> list[Line]:
     """Words whose vertical centres are within half a word height of each other share a line."""
     lines: list[list[Word]] = []
-    for word in sorted(words, key=lambda w: (w.box[1] + w.box[3] / 2, w.box[0])):
-        centre = word.box[1] + word.box[3] / 2
+    for word in sorted(words, key=lambda w: (placed(w)[1] + placed(w)[3] / 2, placed(w)[0])):
+        box = placed(word)
+        centre = box[1] + box[3] / 2
         if lines:
-            last = lines[-1][-1]
-            if abs(centre - (last.box[1] + last.box[3] / 2)) <= max(word.box[3], last.box[3]) / 2:
+            last = placed(lines[-1][-1])
+            if abs(centre - (last[1] + last[3] / 2)) <= max(box[3], last[3]) / 2:
                 lines[-1].append(word)
                 continue
         lines.append([word])
-    return [Line(sorted(ws, key=lambda w: w.box[0])) for ws in lines]
+    return [Line(sorted(ws, key=lambda w: placed(w)[0])) for ws in lines]

@@ -1,8 +1,11 @@
 """Per-field confidence. The raw score is the agreement between the value and its evidence,
 times the evidence's OCR confidence, times (when the server returned logprobs) the
-geometric-mean probability of the value's tokens. :func:`calibrate_scores` then maps it through
-a calibration fitted on a labelled set (:mod:`inferstack.idp.calibration`), so the confidence
-reads as the probability that the value is right; a field a validator failed stays at 0."""
+geometric-mean probability of the value's tokens. Evidence a vision model read has no OCR
+confidence: that factor is left out (the score is agreement x token probability, or agreement
+alone without logprobs), never guessed, and the field says so in its reasons.
+:func:`calibrate_scores` then maps the raw score through a calibration fitted on a labelled set
+(:mod:`inferstack.idp.calibration`), so the confidence reads as the probability that the value
+is right; a field a validator failed stays at 0."""
 
 from __future__ import annotations
 
@@ -17,7 +20,18 @@ from inferstack.idp.document import Page
 from inferstack.idp.evidence import Evidence, find_evidence
 from inferstack.idp.extract import Extraction, TokenLogprob
 
-__all__ = ["FieldScore", "calibrate_scores", "score_fields", "value_token_probability"]
+__all__ = [
+    "NO_READER_CONFIDENCE",
+    "FieldScore",
+    "calibrate_scores",
+    "score_fields",
+    "value_token_probability",
+]
+
+NO_READER_CONFIDENCE = (
+    "read by a vision model, which gives no per-word confidence: the score is evidence "
+    "agreement x token probability"
+)
 
 
 @dataclass
@@ -112,7 +126,11 @@ def score_fields(extraction: Extraction, pages: list[Page]) -> list[FieldScore]:
             reasons.append("no supporting text in the document")
         agreement = evidence.agreement if evidence else 0.0
         ocr = evidence.ocr_confidence if evidence else None
-        confidence = agreement * (ocr if ocr is not None else 0.0)
+        confidence = agreement
+        if ocr is not None:
+            confidence *= ocr
+        elif evidence is not None:
+            reasons.append(NO_READER_CONFIDENCE)
         if token_p is not None:
             confidence *= token_p
         scores.append(
@@ -122,16 +140,20 @@ def score_fields(extraction: Extraction, pages: list[Page]) -> list[FieldScore]:
 
 
 def calibrate_scores(
-    scores: list[FieldScore], calibration: Calibration | None, schema_name: str, model: str
+    scores: list[FieldScore],
+    calibration: Calibration | None,
+    schema_name: str,
+    model: str,
+    reader: str = "ocr",
 ) -> None:
-    """Map each field's raw score through ``calibration`` (when it covers ``schema_name`` and
-    ``model``); fields a validator failed keep confidence 0."""
+    """Map each field's raw score through ``calibration`` (when it covers ``schema_name``,
+    ``model`` and ``reader``); fields a validator failed keep confidence 0."""
     if calibration is None:
         return
     for score in scores:
         if score.validation_failed:
             continue
-        mapped = calibration.apply(schema_name, score.name, score.raw_confidence, model)
+        mapped = calibration.apply(schema_name, score.name, score.raw_confidence, model, reader)
         if mapped is not None:
             score.confidence = mapped
             score.calibrated = True

@@ -4,8 +4,9 @@ or CLI flags (:meth:`inferstack.config.Settings.from_sources`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.config import Settings, default_state_dir
@@ -71,6 +72,36 @@ class IdpSettings(Settings):
         description="Detect each scanned page's orientation (tesseract OSD) and turn pages "
         "scanned sideways or upside down the right way up before OCR.",
     )
+    reader: Literal["ocr", "vision"] = Field(
+        "ocr",
+        description="How page images (images, scanned PDF pages) are read: 'ocr' (tesseract) "
+        "or 'vision' (VISION_MODEL through the same OpenAI-compatible base URL, each page sent "
+        "as an image_url content part). PDF text layers are read as they are either way.",
+    )
+    vision_model: str | None = Field(
+        None, description="The vision chat model (a gateway model group) when reader is vision."
+    )
+    vision_fallback: Literal["none", "ocr"] = Field(
+        "none",
+        description="What a page gets when the vision model fails on it: 'none' (the document "
+        "fails with the model's error) or 'ocr' (that page is OCR'd, logged and marked in its "
+        "layout as a fallback).",
+    )
+    vision_max_tokens: int = Field(
+        4096, ge=64, description="Most tokens the vision model may write for one page's lines."
+    )
+    vision_max_side: int = Field(
+        1600,
+        ge=256,
+        le=8192,
+        description="Longest side in pixels of the page image sent (larger pages are scaled "
+        "down; the boxes the model gives are scaled back to the page).",
+    )
+    vision_image_format: Literal["auto", "png", "jpeg"] = Field(
+        "auto",
+        description="How the page image is encoded: 'png', 'jpeg' (quality 90), or 'auto' "
+        "(PNG, or JPEG when the PNG would be over 1 MiB, e.g. a noisy colour scan).",
+    )
 
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest file POST /v1/idp/documents accepts."
@@ -92,6 +123,12 @@ class IdpSettings(Settings):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"{key}: {url!r} is not an http(s) URL")
         return value
+
+    @model_validator(mode="after")
+    def _vision_needs_a_model(self) -> Self:
+        if self.reader == "vision" and not self.vision_model:
+            raise ValueError("reader 'vision' needs vision_model (a vision model's name)")
+        return self
 
     @property
     def files_dir(self) -> Path:
