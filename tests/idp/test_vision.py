@@ -16,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from inferstack.cli.main import main
 from inferstack.errors import UpstreamError
 from inferstack.idp.document import Box
 from inferstack.idp.files import file_sha256
@@ -181,7 +182,7 @@ def test_a_text_layer_is_read_as_it_is_without_asking_the_vision_model(
         ),
         ("500", "answered 500 server_error: the model crashed"),
         ("garbage", "answered no JSON: 'here are the lines: INVOICE'"),
-        ("slow", "did not answer within 0.5 s (request_timeout)"),
+        ("slow", "did not answer within 0.5 s (request_timeout): ReadTimeout"),
     ],
 )
 def test_a_failing_vision_model_is_an_error_naming_the_document_and_page(
@@ -237,9 +238,16 @@ def test_ocr_reads_a_page_the_vision_model_failed_only_when_asked(
     assert doc["fields"]["invoice_number"]["ocr_confidence"] > 0.5
 
 
-def test_the_vision_reader_needs_a_vision_model() -> None:
+def test_the_vision_reader_needs_a_vision_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(ValueError, match="vision_model"):
         IdpSettings(reader="vision")
+    path = tmp_path / "invoice.png"
+    render_image(path, INVOICE_LINES)
+    argv = ["idp", "process", str(path), "--reader", "vision", "--state-dir", str(tmp_path)]
+    assert main(argv) == 2  # a clear message, no traceback
+    assert "reader 'vision' needs vision_model" in capsys.readouterr().err
 
 
 def test_page_images_are_encoded_for_the_wire() -> None:

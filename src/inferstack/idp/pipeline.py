@@ -98,7 +98,7 @@ class Processor:
             kept = keep_file(self.settings.files_dir, path, sha)
             started = time.perf_counter()
             try:
-                analysis = self.analyse(kept, schema_name, schema)
+                analysis = self.analyse(kept, schema_name, schema, filename or path.name)
             except InferstackError:
                 if self.metrics is not None:
                     self.metrics.processed(schema_name, "failed", None)
@@ -142,21 +142,25 @@ class Processor:
                 f"document {document_id}'s file is not kept in {self.settings.files_dir}",
                 param="document_id",
             )
-        analysis = self.analyse(path, row.schema_name, row.schema)
+        analysis = self.analyse(path, row.schema_name, row.schema, row.filename)
         self.store.replace(document_id, analysis.columns(), reviewer, analysis.page_layouts())
         log.info("document %d reprocessed: %s", document_id, analysis.decision.status)
         return {"id": document_id, "status": analysis.decision.status}
 
-    def analyse(self, path: Path, schema_name: str, schema: dict[str, Any]) -> Analysis:
+    def analyse(
+        self, path: Path, schema_name: str, schema: dict[str, Any], name: str | None = None
+    ) -> Analysis:
         """Read, extract, score, verify, calibrate and decide (a span and a timing for each
-        stage); nothing is stored."""
+        stage); nothing is stored. Errors name the document ``name`` (default: the file's)."""
         tracer, timings = self.telemetry.tracer, dict[str, float]()
         vision = self.settings.vision_model if self.settings.reader == "vision" else None
         with stage(tracer, timings, "read", reader=self.settings.reader, model=vision) as span:
             read_headers: dict[str, str] = {}
             Telemetry.inject(read_headers)  # the vision model's spans join this one
             pages: list[Page] = list(
-                read_document(path, dpi=self.settings.dpi, reader=self._reader(read_headers))
+                read_document(
+                    path, dpi=self.settings.dpi, reader=self._reader(read_headers), name=name
+                )
             )
             span.set_attribute("inferstack.idp.pages", len(pages))
             span.set_attribute("inferstack.idp.sources", sorted({p.source for p in pages}))

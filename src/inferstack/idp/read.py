@@ -77,43 +77,43 @@ def read_document(
     language: str = "eng",
     orientation: bool = True,
     reader: PageReader | None = None,
+    name: str | None = None,
 ) -> Iterator[Page]:
     """Yield the pages of ``path`` with their words, boxes and confidences. Page images go to
     ``reader`` (default: OCR in ``language``; with ``orientation``, scanned pages are turned
-    upright before OCR)."""
+    upright before OCR). Errors name the document ``name`` (default: the file's name)."""
     read = reader if reader is not None else OcrReader(language, orientation)
+    name = name or path.name
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        yield from _read_pdf(path, dpi, read)
+        yield from _read_pdf(path, name, dpi, read)
     elif suffix in IMAGE_SUFFIXES:
-        yield from _read_image(path, read)
+        yield from _read_image(path, name, read)
     else:
         raise InvalidRequestError(
-            f"{path.name}: unsupported file type {suffix or '(none)'}; expected .pdf or an image "
+            f"{name}: unsupported file type {suffix or '(none)'}; expected .pdf or an image "
             f"({', '.join(sorted(IMAGE_SUFFIXES))})",
             param="file",
         )
 
 
-def _read_image(path: Path, read: PageReader) -> Iterator[Page]:
+def _read_image(path: Path, name: str, read: PageReader) -> Iterator[Page]:
     try:
         image = Image.open(path)
     except (UnidentifiedImageError, OSError) as exc:
-        raise InvalidRequestError(
-            f"{path.name}: not a readable image ({exc})", param="file"
-        ) from exc
+        raise InvalidRequestError(f"{name}: not a readable image ({exc})", param="file") from exc
     with image:
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
-            yield read(frame.copy(), number, path.name)
+            yield read(frame.copy(), number, name)
 
 
-def _read_pdf(path: Path, dpi: int, read: PageReader) -> Iterator[Page]:
+def _read_pdf(path: Path, name: str, dpi: int, read: PageReader) -> Iterator[Page]:
     import pypdfium2 as pdfium
 
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
-        raise InvalidRequestError(f"{path.name}: not a readable PDF ({exc})", param="file") from exc
+        raise InvalidRequestError(f"{name}: not a readable PDF ({exc})", param="file") from exc
     try:
         scale = dpi / 72.0
         for index in range(len(pdf)):
@@ -124,7 +124,7 @@ def _read_pdf(path: Path, dpi: int, read: PageReader) -> Iterator[Page]:
                     yield layer
                 else:
                     image = page.render(scale=scale).to_pil()
-                    yield read(image, index + 1, path.name)
+                    yield read(image, index + 1, name)
             finally:
                 page.close()
     finally:
