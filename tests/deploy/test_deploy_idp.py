@@ -62,3 +62,23 @@ def test_idp_talks_to_the_gateway_with_a_secret_key(rendered: list[dict[str, Any
     assert settings.chat_base_url == "http://inferstack-gateway:80/v1"
     assert settings.approve_threshold == 0.8
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_idp_reads_with_a_vision_model_when_the_values_say(
+    chart_paths: ChartPaths, helm_binary: Path
+) -> None:
+    helm = Helm(helm_binary, chart_paths.chart_dir)
+    values = [chart_paths.chart_dir / "values-graviton.yaml"]
+    vision = ["idp.reader=vision", "idp.visionModel=vision", "idp.visionFallback=ocr"]
+    (container,) = _idp(helm.template(values, set_values=ON + vision), "Deployment")["spec"][
+        "template"
+    ]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+    settings = IdpSettings(**{n.removeprefix("INFERSTACK_IDP_").lower(): v for n, v in env.items()})
+    assert (settings.reader, settings.vision_model, settings.vision_fallback) == (
+        "vision",
+        "vision",
+        "ocr",
+    )
+    with pytest.raises(RuntimeError, match=r"idp\.visionModel is required"):
+        helm.template(values, set_values=[*ON, "idp.reader=vision"])

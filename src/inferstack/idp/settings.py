@@ -51,8 +51,8 @@ class IdpSettings(Settings):
         description="Map from raw field scores to calibrated confidence: 'default' (shipped: "
         "invoices read by the packaged default model, fitted on 100 generated ones; "
         "docs/idp.md), 'none' (raw scores), or a file written by 'inferstack idp calibrate'. "
-        "A schema or model the map was not fitted for keeps raw scores, marked "
-        "calibrated: false.",
+        "A schema, model or reader the map was not fitted for keeps raw scores, "
+        "marked calibrated: false.",
     )
     reference_tables: dict[str, list[str]] = Field(
         default_factory=dict,
