@@ -152,3 +152,27 @@ async def test_split_addresses_in_a_proxied_stream(make_gateway, upstream, mode)
     else:
         assert text == "write to "
         assert chunks[-1]["error"]["code"] == "pii_detected"
+
+
+def test_an_inline_image_passes_unchanged_while_the_text_beside_it_is_redacted() -> None:
+    # 4111111111111111 passes the Luhn check: inside base64 it is pixels, not a card number
+    image = {"url": "data:image/png;base64,iVBORw0KGgo4111111111111111AAAA", "detail": "high"}
+    linked = {"url": "https://img.example.com/scan.png?owner=ann@corp.io"}
+    body = {
+        "model": "vision",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "card 4111 1111 1111 1111 on this page?"},
+                    {"type": "image_url", "image_url": dict(image)},
+                    {"type": "image_url", "image_url": dict(linked)},
+                ],
+            }
+        ],
+    }
+    assert guard().check_request(body)
+    text, inline, remote = body["messages"][0]["content"]
+    assert text["text"] == "card [REDACTED_CARD] on this page?"
+    assert inline["image_url"] == image
+    assert remote["image_url"]["url"] == "https://img.example.com/scan.png?owner=[REDACTED_EMAIL]"

@@ -160,7 +160,7 @@ def _strings(node: Any) -> Iterable[tuple[Any, Any]]:
         item = stack.pop()
         if isinstance(item, dict):
             for key, value in item.items():
-                if key in _NOT_TEXT:
+                if key in _NOT_TEXT or _inline_image(key, value):
                     continue
                 if isinstance(value, str):
                     yield item, key
@@ -172,6 +172,18 @@ def _strings(node: Any) -> Iterable[tuple[Any, Any]]:
                     yield item, index
                 elif isinstance(value, dict | list):
                     stack.append(value)
+
+
+def _inline_image(key: str, value: Any) -> bool:
+    """An ``image_url`` part's ``data:`` URL: pixels, not text. Its base64 can hold a digit run
+    that passes the card check, and redacting it would corrupt the image; an http(s) image URL
+    is still scanned."""
+    return (
+        key == "image_url"
+        and isinstance(value, dict)
+        and isinstance(value.get("url"), str)
+        and value["url"].startswith("data:")
+    )
 
 
 def _request_texts(body: dict[str, Any]) -> Iterable[tuple[Any, Any]]:
