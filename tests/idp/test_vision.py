@@ -19,6 +19,7 @@ from PIL import Image
 from inferstack.cli.main import main
 from inferstack.errors import UpstreamError
 from inferstack.idp.document import Box
+from inferstack.idp.evaluation import fit_calibration
 from inferstack.idp.files import file_sha256
 from inferstack.idp.pipeline import Processor
 from inferstack.idp.read import read_document
@@ -26,6 +27,7 @@ from inferstack.idp.schemas import BUILTIN_SCHEMAS
 from inferstack.idp.score import NO_READER_CONFIDENCE
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import IdpStore
+from inferstack.idp.synth import generate_invoices
 from inferstack.idp.vision import LINES_SCHEMA, VisionReader, encode_page
 from support.idp_docs import INVOICE_LINES, render_image, render_scanned_pdf_pages, write_text_pdf
 from support.vision_standin import VisionStandIn, image_parts
@@ -260,3 +262,32 @@ def test_page_images_are_encoded_for_the_wire() -> None:
     assert (sent.width, sent.height, sent.scale) == (1600, 400, 0.5)
     decoded = Image.open(io.BytesIO(base64.b64decode(sent.url.partition(",")[2])))
     assert decoded.convert("RGB").getpixel((10, 10)) == (255, 255, 255)  # transparency → white
+
+
+def test_a_calibration_fitted_on_vision_read_documents_maps_only_vision_read_ones(
+    tmp_path: Path, standin: VisionStandIn
+) -> None:
+    labels = generate_invoices(tmp_path / "set", 4, seed=3)
+    settings = _settings(tmp_path, standin.base_url, calibration="none")
+    store = IdpStore(settings.resolved_database_url())
+    with _client(settings) as client:
+        calibration, run = fit_calibration(Processor(settings, client, store), labels.parent, 2)
+    store.close()
+    entry = calibration.schemas["invoice"]
+    assert (entry.reader, entry.model, run.documents) == ("vision", "standin-vision", 4)
+    path = tmp_path / "vision-cal.json"
+    calibration.write(path)
+
+    scan = tmp_path / "invoice.png"
+    render_image(scan, INVOICE_LINES)
+    for reader, calibrated in (("vision", True), ("ocr", False)):
+        mapped = _settings(
+            tmp_path / reader, standin.base_url, reader=reader, calibration=str(path)
+        )
+        store = IdpStore(mapped.resolved_database_url())
+        with _client(mapped) as client:
+            doc = Processor(mapped, client, store).process(
+                scan, "invoice", BUILTIN_SCHEMAS["invoice"]
+            )
+        store.close()
+        assert {f["calibrated"] for f in doc["fields"].values()} == {calibrated}, reader
