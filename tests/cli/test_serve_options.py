@@ -39,10 +39,12 @@ def test_vllm_flags_use_vllm_names() -> None:
 
 
 def test_llamacpp_flags_keep_their_names() -> None:
-    assert engine_options(parse("--ctx-size", "2048", "--threads", "2", "--copy-bias", "0")) == {
+    args = parse("--ctx-size", "2048", "--threads", "2", "--copy-bias", "0", "--mask-threads", "0")
+    assert engine_options(args) == {
         "ctx_size": 2048,
         "threads": 2,
         "copy_bias": 0.0,
+        "mask_threads": 0,
     }
 
 
@@ -51,3 +53,5 @@ def test_llamacpp_only_flags_are_refused_for_vllm() -> None:
         engine_options(parse("--engine", "vllm", "--threads", "2"))
     with pytest.raises(SystemExit, match="--copy-bias does not apply"):
         engine_options(parse("--engine", "vllm", "--copy-bias", "1"))
+    with pytest.raises(SystemExit, match="--mask-threads does not apply"):
+        engine_options(parse("--engine", "vllm", "--mask-threads", "0"))

@@ -36,6 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="tokens per decode step")
     p.add_argument("--seed", type=int, default=None, help="default sampling seed")
     p.add_argument(
+        "--mask-threads",
+        type=int,
+        default=None,
+        help="llama.cpp: threads filling grammar masks (default: --threads; 0: on the "
+        "scheduler thread)",
+    )
+    p.add_argument(
         "--copy-bias",
         type=float,
         default=None,
@@ -108,7 +115,7 @@ _VLLM_FLAGS = (
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """Engine settings the user set on the command line, under the chosen engine's names."""
     if getattr(args, "engine", None) == "vllm":
-        for flag in ("threads", "batch_size", "copy_bias"):
+        for flag in ("threads", "batch_size", "copy_bias", "mask_threads"):
             if getattr(args, flag, None) is not None:
                 raise SystemExit(f"--{flag.replace('_', '-')} does not apply to --engine vllm")
         names = {"model_id": "model_id", "max_model_len": "ctx_size", "max_num_seqs": "parallel",
@@ -122,6 +129,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
             "batch_size": "batch_size",
             "seed": "seed",
             "copy_bias": "copy_bias",
+            "mask_threads": "mask_threads",
         }
     return {
         key: getattr(args, attr)

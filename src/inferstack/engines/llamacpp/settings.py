@@ -35,6 +35,15 @@ class LlamaCppSettings(Settings):
     threads_batch: int | None = Field(
         None, ge=1, description="CPU threads for prompt processing; defaults to threads."
     )
+    mask_threads: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Threads that fill the grammar masks of constrained sequences each step; 0 fills "
+            "them one by one on the scheduler thread, with no thread pool beside llama.cpp's "
+            "threads; defaults to threads."
+        ),
+    )
     batch_size: int = Field(
         512,
         ge=16,

@@ -62,7 +62,11 @@ class GrammarVocab:
         self.limits = limits
         self.compiler = GrammarCompiler(self.tokenizer, limits=limits, cache_bytes=cache_bytes)
         self.bytes = ByteTokens(lambda b: self.tokenizer.tokenize_bytes(b))
-        self.executor = llguidance.LLExecutor(num_threads=max(1, model.settings.threads))
+        threads = model.settings.mask_threads
+        if threads is None:
+            threads = model.settings.threads
+        # None: masks are filled on the calling (scheduler) thread, one sequence at a time.
+        self.executor = llguidance.LLExecutor(num_threads=threads) if threads > 0 else None
         self.words = (self.n_vocab + 31) // 32
         whitespace = np.zeros(self.n_vocab, dtype=bool)
         prose = np.zeros(self.n_vocab, dtype=bool)
@@ -246,9 +250,15 @@ def _lltokenizer(model: LlamaModel, pieces: list[bytes]) -> llguidance.LLTokeniz
 
 
 def fill_masks(vocab: GrammarVocab, states: list[StructuredState], out: np.ndarray) -> None:
-    """Fill ``out[i]`` with the token bitmask of ``states[i]``, in parallel."""
+    """Fill ``out[i]`` with the token bitmask of ``states[i]``: in parallel on the vocabulary's
+    executor, or one by one on this thread when it has none (``mask_threads: 0``)."""
+    row_bytes = vocab.words * 4
+    if vocab.executor is None:
+        for i, st in enumerate(states):
+            st.matcher.unsafe_compute_mask_ptr(out[i].ctypes.data, row_bytes)
+        return
     pairs = [(st.matcher, i) for i, st in enumerate(states)]
-    vocab.executor.unsafe_compute_mask_ptr(pairs, out.ctypes.data, vocab.words * 4, out.shape[0])
+    vocab.executor.unsafe_compute_mask_ptr(pairs, out.ctypes.data, row_bytes, out.shape[0])
 
 
 def apply_mask(
