@@ -59,3 +59,29 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "inferstack.redis.host" -}}
 {{- printf "%s-redis" (include "inferstack.fullname" .) -}}
 {{- end -}}
+
+{{/* Tracing of one process (second list item: its service name), as every inferstack process
+     reads it: the standard OTEL_* variables (TelemetrySettings). Nothing when
+     telemetry.otlpEndpoint is empty: no process exports a span unless told where. */}}
+{{- define "inferstack.telemetryEnv" -}}
+{{- $t := (index . 0).Values.telemetry -}}
+{{- if $t.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.otlpEndpoint | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ index . 1 | quote }}
+- name: INFERSTACK_TELEMETRY_SAMPLE_RATIO
+  value: {{ $t.sampleRatio | quote }}
+{{- with $t.headers.existingSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $t.headers.key }}
+{{- end }}
+{{- if $t.recordContent }}
+- name: INFERSTACK_TELEMETRY_RECORD_CONTENT
+  value: "true"
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -124,6 +124,7 @@ containers:
             name: {{ $root.Values.huggingFace.existingSecret }}
             key: {{ $root.Values.huggingFace.tokenKey }}
       {{- end }}
+      {{- include "inferstack.telemetryEnv" (list $root "inferstack-server") | nindent 6 }}
     ports:
       {{- if eq $role "head" }}
       - {name: gcs, containerPort: 6379}
