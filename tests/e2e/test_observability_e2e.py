@@ -1,26 +1,25 @@
-"""`inferstack up --observability --rag` for real: the default model behind the gateway, the RAG
-service, Phoenix receiving the traces, Prometheus scraping every process; the agent and IDP
-services beside it, scraped with the RAG service by a second real Prometheus; Langfuse's OTLP
-path checked at a local receiver; a dead collector next to live traffic."""
+"""`inferstack up --observability --rag --agents --idp` for real: the default model behind the
+gateway, the RAG, agent and IDP services, Phoenix receiving the traces, Prometheus scraping
+every process; one trace per request from each service through the gateway to the model
+server; Langfuse's OTLP path checked at a local receiver; a dead collector next to live
+traffic."""
 
 from __future__ import annotations
 
-import contextlib
 import json
+import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
 import pytest
-import yaml
 
 from support.grafana import (
     APP_BOARDS,
@@ -31,56 +30,52 @@ from support.grafana import (
     dashboard_queries,
 )
 from support.idp_docs import INVOICE_LINES, write_text_pdf
+from support.observed import (
+    Stack,
+    child,
+    every_query_has_data,
+    phoenix_spans,
+    phoenix_trace,
+    start_gateway,
+    stop,
+    through_the_gateway,
+    wait_for,
+)
 from support.open_meteo import open_meteo_server
 from support.otlp import OtlpReceiver
 from support.servers import free_port
 
 pytestmark = pytest.mark.e2e
-T = TypeVar("T")
 TRACE = "5bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "10f067aa0ba902b7"
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@dataclass
-class Stack:
-    record: dict[str, Any]
-    log: Path
-    key: str
-    state: Path
-
-    @property
-    def model(self) -> str:
-        return str(self.record["chat"]["model"])
-
-    def chat(self, base_url: str, key: str, traceparent: str | None = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key}"}
-        if traceparent:
-            headers["traceparent"] = traceparent
-        body = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": "What is the capital of France?"}],
-            "max_tokens": 4,
-            "temperature": 0,
-        }
-        return httpx.post(f"{base_url}/chat/completions", json=body, headers=headers, timeout=120)
+SCRAPED = ("chat", "embeddings", "gateway", "rag", "agents", "idp")
+APPS_ENV = {  # bounded runs on a shared 2-core box
+    "INFERSTACK_AGENTS_REQUEST_TIMEOUT": "300",
+    "INFERSTACK_AGENTS_LIMITS__MAX_STEPS": "1",
+    "INFERSTACK_AGENTS_LIMITS__STEP_MAX_TOKENS": "16",
+    "INFERSTACK_IDP_APPROVE_THRESHOLD": "1.0",
+    "INFERSTACK_IDP_MAX_TOKENS": "128",  # five short fields
+}
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("observed")
+    with open_meteo_server() as (meteo, _app):
+        yield from _up(tmp_path_factory.mktemp("observed"), meteo)
+
+
+def _up(root: Path, meteo: str) -> Iterator[Stack]:
+    """The whole stack, observed, with the agents' weather on the Open-Meteo stand-in."""
     state = root / "state"
-    ports = {n: free_port() for n in ("chat", "emb", "gw", "phoenix", "prometheus", "rag", "mv")}
+    names = ("chat", "emb", "gw", "phoenix", "prometheus", "rag", "mv", "agents", "idp")
+    ports = {n: free_port() for n in names}
     log = root / "up.log"
+    env = {
+        **os.environ,
+        **APPS_ENV,
+        "INFERSTACK_AGENTS_WEATHER__GEOCODING_URL": f"{meteo}/search",
+        "INFERSTACK_AGENTS_WEATHER__FORECAST_URL": f"{meteo}/forecast",
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -90,10 +85,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "--gateway-port", str(ports["gw"]), "--phoenix-port", str(ports["phoenix"]),
                 "--prometheus-port", str(ports["prometheus"]),
                 "--rag", "--rag-port", str(ports["rag"]), "--milvus-port", str(ports["mv"]),
+                "--agents", "--agents-port", str(ports["agents"]),
+                "--idp", "--idp-port", str(ports["idp"]),
                 "--parallel", "4", "--ctx-size", "1024",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=env,
         )  # fmt: skip
     try:
         stack_file = state / "stack.json"
@@ -115,74 +113,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             proc.kill()
 
 
-@dataclass
-class ExtraGateway:
-    base_url: str
-    url: str
-    master: str
-    process: subprocess.Popen[bytes]
-
-
-def start_gateway(stack: Stack, root: Path, env: dict[str, str]) -> ExtraGateway:
-    """Another `inferstack gateway` process in front of the stack's chat server."""
-    root.mkdir(parents=True, exist_ok=True)
-    chat = stack.record["chat"]
-    config = root / "gateway.yaml"
-    groups = {chat["model"]: {"deployments": [{"api_base": chat["base_url"]}]}}
-    config.write_text(yaml.safe_dump({"model_groups": groups}))
-    port = free_port()
-    argv = [sys.executable, "-m", "inferstack.cli.main", "gateway", "--config", str(config)]
-    argv += ["--port", str(port), "--state-dir", str(root)]
-    log = (root / "gateway.log").open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, (root / "gateway.log").read_text()
-        try:
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 120, "the extra gateway")
-    master = (root / "master_key").read_text().strip()
-    return ExtraGateway(f"{url}/v1", url, master, proc)
-
-
-def stop(gateway: ExtraGateway) -> None:
-    gateway.process.terminate()
-    try:
-        gateway.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        gateway.process.kill()
-
-
-def _value(v: dict[str, Any]) -> Any:
-    for field in ("string_value", "int_value", "double_value", "bool_value"):
-        if v.get(field) is not None:
-            return v[field]
-    array = v.get("array_value")
-    return [_value(x) for x in array["values"]] if array else None
-
-
-def phoenix_spans(stack: Stack, trace_id: str) -> list[dict[str, Any]]:
-    url = stack.record["phoenix"]["url"]
-    r = httpx.get(
-        f"{url}/v1/projects/inferstack/spans/otlpv1",
-        params={"trace_id": trace_id, "limit": 100},
-        timeout=10,
-    )
-    if r.status_code != 200:
-        return []
-    spans = r.json()["data"]
-    for s in spans:
-        s["attrs"] = {a["key"]: _value(a["value"]) for a in s.get("attributes") or []}
-    return spans
-
-
 def test_up_prints_phoenix_and_prometheus_on_loopback(stack: Stack) -> None:
     printed = stack.log.read_text()
-    for name in ("phoenix", "prometheus"):
+    for name in ("phoenix", "prometheus", "agents", "idp"):
         assert stack.record[name]["url"].startswith("http://127.0.0.1:")
         assert stack.record[name]["url"] in printed
     listening = [
@@ -278,7 +211,6 @@ def test_langfuse_preset_posts_the_gateways_spans_with_auth_and_headers(
     stack: Stack, tmp_path: Path
 ) -> None:
     import base64
-    import os
 
     trace = "6cf92f3577b34da6a3ce929d0e0e4736"
     with OtlpReceiver() as receiver:
@@ -339,72 +271,25 @@ def test_prometheus_scrapes_every_process_and_every_query_has_data(stack: Stack)
     def targets_up() -> bool:
         active = httpx.get(f"{prom}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         jobs = {t["labels"]["job"]: t["health"] for t in active}
-        return jobs == dict.fromkeys(("chat", "embeddings", "gateway", "rag"), "up")
+        return jobs == dict.fromkeys(SCRAPED, "up")
 
     wait_for(targets_up, 60, "every process scraped")
     every_query_has_data(prom, dashboard_queries(PLATFORM_BOARDS) + alert_queries(PLATFORM_RULES))
 
 
-def every_query_has_data(prom: str, queries: list[str]) -> None:
-    assert queries
-    for query in queries:
-
-        def has_data(q: str = query) -> bool:
-            r = httpx.get(f"{prom}/api/v1/query", params={"query": q}, timeout=10)
-            assert r.status_code == 200, (q, r.text)
-            return bool(r.json()["data"]["result"])
-
-        wait_for(has_data, 90, f"data for {query}")
-
-
-@dataclass
-class App:
-    process: subprocess.Popen[bytes]
-    url: str
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
-def start_app(root: Path, name: str, argv: list[str], env: dict[str, str]) -> App:
-    """``inferstack <argv>`` (an app service) with ``env``, once its /health answers."""
-    import os
-
-    port = free_port()
-    log = root / f"{name}.log"
-    cmd = [sys.executable, "-m", "inferstack.cli.main", *argv, "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, 120, name)
-    return App(proc, url)
+RAG_DOCS = [
+    {"id": "quarnia", "text": "Quarnia's capital Velmora is a city of bridges over the river."},
+    {"id": "reactor", "text": "The Zorblax reactor burns frozen helium pellets."},
+]
 
 
 @pytest.mark.timeout(900)  # about ten model calls, on a shared 2-core box
 def test_the_apps_are_scraped_and_every_apps_query_has_data(stack: Stack, tmp_path: Path) -> None:
-    """Real requests through the RAG, agent and IDP services (the real model behind the
-    gateway), then every query of the apps dashboard and alerts returns data from a real
-    Prometheus scraping them; the RAG ones also from the stack's own Prometheus."""
-    from inferstack.cli import observability as obs
-
+    """Real requests through the RAG, agent and IDP services `up` started (the real model
+    behind the gateway), then every query of the apps dashboard and alerts returns data from
+    the stack's Prometheus scraping them."""
     rag = stack.record["rag"]["url"]
-    gateway = stack.record["gateway"]["base_url"]
-    docs = [
-        {"id": "quarnia", "text": "Quarnia's capital Velmora is a city of bridges over the river."},
-        {"id": "reactor", "text": "The Zorblax reactor burns frozen helium pellets."},
-    ]
-    r = httpx.post(f"{rag}/v1/rag/documents", json={"documents": docs}, timeout=300)
+    r = httpx.post(f"{rag}/v1/rag/documents", json={"documents": RAG_DOCS}, timeout=300)
     assert r.status_code == 200, r.text
     for body in (
         {"query": "What is the capital of Quarnia?", "k": 2, "max_tokens": 8},
@@ -415,89 +300,120 @@ def test_the_apps_are_scraped_and_every_apps_query_has_data(stack: Stack, tmp_pa
     r = httpx.post(f"{rag}/v1/rag/retrieve", json={"query": "reactor", "mode": "bm25"}, timeout=60)
     assert r.status_code == 200 and r.json()["data"], r.text
 
+    service = httpx.Client(base_url=stack.record["agents"]["url"], timeout=600)
+    weather = {"message": "What is the weather in Paris?", "tool_choice": "required"}
+    r = service.post("/chat", json=weather)
+    assert r.status_code == 200 and r.json()["tool_calls"], r.text
+    r = service.post("/query", json={"question": "Where is Velmora?", "mode": "tools"})
+    assert r.status_code == 200, r.text
     pdf = tmp_path / "invoice.pdf"
     write_text_pdf(pdf, INVOICE_LINES)
-    with contextlib.ExitStack() as running:
-        meteo, _app = running.enter_context(open_meteo_server())
-        agents = start_app(
-            tmp_path,
-            "agents",
-            ["agents", "serve", "--url", gateway, "--model", stack.model],
-            {
-                "INFERSTACK_AGENTS_API_KEY": stack.key,
-                "INFERSTACK_AGENTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'agents.db'}",
-                "INFERSTACK_AGENTS_RAG_URL": rag,
-                "INFERSTACK_AGENTS_WEATHER__GEOCODING_URL": f"{meteo}/search",
-                "INFERSTACK_AGENTS_WEATHER__FORECAST_URL": f"{meteo}/forecast",
-                "INFERSTACK_AGENTS_REQUEST_TIMEOUT": "300",
-                "INFERSTACK_AGENTS_LIMITS__MAX_STEPS": "1",
-                "INFERSTACK_AGENTS_LIMITS__STEP_MAX_TOKENS": "16",
-            },
+    documents = httpx.Client(base_url=stack.record["idp"]["url"], timeout=600)
+    r = documents.post(
+        "/v1/idp/documents",
+        params={"filename": "invoice.pdf", "schema": "invoice"},
+        content=pdf.read_bytes(),
+    )
+    assert r.status_code == 200, r.text
+    if r.json()["status"] == "pending":
+        approved = documents.post(
+            f"/v1/idp/documents/{r.json()['id']}/approve", json={"reviewer": "e2e"}
         )
-        running.callback(agents.stop)
-        idp = start_app(
-            tmp_path,
-            "idp",
-            ["idp", "serve", "--state-dir", str(tmp_path / "idp")],
-            {
-                "INFERSTACK_IDP_CHAT_BASE_URL": gateway,
-                "INFERSTACK_IDP_CHAT_MODEL": stack.model,
-                "INFERSTACK_IDP_API_KEY": stack.key,
-                "INFERSTACK_IDP_APPROVE_THRESHOLD": "1.0",
-                "INFERSTACK_IDP_MAX_TOKENS": "128",  # five short fields; bounded on a busy box
-            },
-        )
-        running.callback(idp.stop)
+        assert approved.status_code == 200, approved.text
+    prom = stack.record["prometheus"]["url"]
+    assert {"agents", "idp", "rag"} <= set(stack.record["prometheus"]["targets"])
+    every_query_has_data(prom, dashboard_queries(APP_BOARDS) + alert_queries(APP_RULES))
 
-        service = httpx.Client(base_url=agents.url, timeout=600)
-        weather = {"message": "What is the weather in Paris?", "tool_choice": "required"}
-        r = service.post("/chat", json=weather)
-        assert r.status_code == 200 and r.json()["tool_calls"], r.text
-        r = service.post("/query", json={"question": "Where is Velmora?", "mode": "tools"})
-        assert r.status_code == 200, r.text
-        documents = httpx.Client(base_url=idp.url, timeout=600)
-        r = documents.post(
-            "/v1/idp/documents",
-            params={"filename": "invoice.pdf", "schema": "invoice"},
-            content=pdf.read_bytes(),
-        )
-        assert r.status_code == 200, r.text
-        if r.json()["status"] == "pending":
-            approved = documents.post(
-                f"/v1/idp/documents/{r.json()['id']}/approve", json={"reviewer": "e2e"}
-            )
-            assert approved.status_code == 200, approved.text
 
-        targets = {"agents": f"{agents.url}/metrics", "idp": f"{idp.url}/metrics"}
-        targets["rag"] = f"{rag}/metrics"
-        port = free_port()
-        log = tmp_path / "prometheus.log"
-        prometheus = obs.start_prometheus(tmp_path, "127.0.0.1", port, targets, log)
-        running.callback(lambda: (prometheus.terminate(), prometheus.wait(timeout=30)))
-        prom = f"http://127.0.0.1:{port}"
+def test_a_rag_query_is_one_trace_from_the_rag_service_to_the_model_servers(stack: Stack) -> None:
+    rag = stack.record["rag"]["url"]
+    r = httpx.post(f"{rag}/v1/rag/documents", json={"documents": RAG_DOCS}, timeout=300)
+    assert r.status_code == 200, r.text
+    trace = "8a2f0e9d2c3b4a5968778695a4b3c2d1"
+    r = httpx.post(
+        f"{rag}/v1/rag/query",
+        json={"query": "What is the capital of Quarnia?", "k": 2, "max_tokens": 8},
+        headers={"traceparent": f"00-{trace}-{PARENT}-01"},
+        timeout=300,
+    )
+    assert r.status_code == 200 and r.json()["route"] == "knowledge_base", r.text
+    collection = "inferstack_rag"
+    embedder = stack.record["embeddings"]["model"]
+    spans = phoenix_trace(
+        stack, trace, {"POST /v1/rag/query", f"retrieval {collection}", "decode"}, PARENT
+    )
+    [service] = [s for s in spans if s.get("parent_span_id") == PARENT]
+    assert service["name"] == "POST /v1/rag/query"
+    assert service["attrs"]["inferstack.rag.route"] == "knowledge_base"
 
-        def targets_up() -> bool:
-            assert prometheus.poll() is None, log.read_text()
-            try:
-                r = httpx.get(f"{prom}/api/v1/targets", timeout=10)
-            except httpx.HTTPError:
-                return False
-            if r.status_code != 200:  # 503 while it starts
-                return False
-            jobs = {t["labels"]["job"]: t["health"] for t in r.json()["data"]["activeTargets"]}
-            return jobs == dict.fromkeys(targets, "up")
+    retrieval = child(spans, service, f"retrieval {collection}")
+    a = retrieval["attrs"]
+    assert (a["gen_ai.operation.name"], a["gen_ai.data_source.id"]) == ("retrieval", collection)
+    assert (a["gen_ai.retrieval.top_k"], a["inferstack.retrieval.mode"]) == (2, "hybrid")
+    assert a["inferstack.retrieval.hits"] == len(r.json()["citations"]) >= 1
+    embeddings = child(spans, retrieval, f"embeddings {embedder}")
+    e = embeddings["attrs"]
+    assert (e["gen_ai.operation.name"], e["gen_ai.request.model"]) == ("embeddings", embedder)
+    assert e["gen_ai.embeddings.dimension.count"] == 384
+    assert e["gen_ai.usage.input_tokens"] > 0
+    [emb_server] = through_the_gateway(spans, embeddings, "/v1/embeddings")[:1]
+    assert emb_server["attrs"]["http.response.status_code"] == 200
 
-        wait_for(targets_up, 90, "the apps scraped")
-        queries = dashboard_queries(APP_BOARDS) + alert_queries(APP_RULES)
-        every_query_has_data(prom, queries)
-        # the stack's own Prometheus scrapes the RAG service `up --rag` started
-        own = [q for q in queries if "inferstack_rag_" in q]
-        assert own
-        every_query_has_data(stack.record["prometheus"]["url"], own)
+    chat = child(spans, service, f"chat {stack.model}")
+    c = chat["attrs"]
+    assert (c["gen_ai.operation.name"], c["gen_ai.request.max_tokens"]) == ("chat", 8)
+    assert c["gen_ai.usage.output_tokens"] >= 1
+    assert int(chat["start_time_unix_nano"]) >= int(retrieval["end_time_unix_nano"])
+    server = through_the_gateway(spans, chat, "/v1/chat/completions")
+    assert {"queue", "prefill", "decode"} <= {s["name"] for s in server}
+
+
+def test_an_agent_query_is_one_trace_to_the_model_server(stack: Stack) -> None:
+    trace = "9a2f0e9d2c3b4a5968778695a4b3c2d1"
+    r = httpx.post(
+        f"{stack.record['agents']['url']}/query",
+        json={"question": "What is 2 + 2?", "mode": "tools"},
+        headers={"traceparent": f"00-{trace}-{PARENT}-01"},
+        timeout=600,
+    )
+    assert r.status_code == 200, r.text
+    spans = phoenix_trace(
+        stack, trace, {"POST /query", "invoke_agent supervisor", "decode"}, PARENT
+    )
+    [service] = [s for s in spans if s.get("parent_span_id") == PARENT]
+    assert service["name"] == "POST /query"
+    supervisor = child(spans, service, "invoke_agent supervisor")
+    [agent] = [s for s in spans if s.get("parent_span_id") == supervisor["span_id"]]
+    assert agent["name"].startswith("invoke_agent ")
+    agent_chat = child(spans, agent, f"chat {stack.model}")  # one step: one model call
+    assert agent_chat["attrs"]["server.address"] == "127.0.0.1"  # the gateway
+    assert agent_chat["attrs"]["gen_ai.request.max_tokens"] == 16
+    server = through_the_gateway(spans, agent_chat, "/v1/chat/completions")
+    assert "decode" in {s["name"] for s in server}
+
+
+def test_an_idp_upload_is_one_trace_to_the_model_server(stack: Stack, tmp_path: Path) -> None:
+    pdf = tmp_path / "other.pdf"  # not the apps test's invoice: this one is processed afresh
+    write_text_pdf(pdf, [*INVOICE_LINES[:1], "Invoice number: INV-7310", *INVOICE_LINES[2:]])
+    trace = "aa2f0e9d2c3b4a5968778695a4b3c2d1"
+    r = httpx.post(
+        f"{stack.record['idp']['url']}/v1/idp/documents",
+        params={"filename": "other.pdf", "schema": "invoice"},
+        content=pdf.read_bytes(),
+        headers={"traceparent": f"00-{trace}-{PARENT}-01"},
+        timeout=600,
+    )
+    assert r.status_code == 200 and r.json()["reused"] is False, r.text
+    spans = phoenix_trace(stack, trace, {"POST /v1/idp/documents", "idp.extract", "decode"}, PARENT)
+    [service] = [s for s in spans if s.get("parent_span_id") == PARENT]
+    assert service["name"] == "POST /v1/idp/documents"
+    process = child(spans, service, "idp.process")
+    extract = child(spans, process, "idp.extract")
+    server = through_the_gateway(spans, extract, "/v1/chat/completions")
+    assert "decode" in {s["name"] for s in server}
 
 
 def test_a_dead_collector_neither_slows_nor_fails_requests(stack: Stack, tmp_path: Path) -> None:
-    import os
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERSTACK_TEL"))}
     dead = start_gateway(
