@@ -26,8 +26,17 @@ def test_requests_continue_the_callers_trace(tmp_path: Path) -> None:
         assert r.status_code == 200, r.text
         assert http.get("/health").status_code == 200
         assert http.get("/metrics").status_code == 200
+        missing = http.get(
+            "/v1/idp/documents/999", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"}
+        )
+        assert missing.status_code == 404
     tel.flush()
-    [span] = exporter.get_finished_spans()
+    span, by_template = exporter.get_finished_spans()
+    # a templated route is named by its template, never by the id in the path
+    assert by_template.name == "GET /v1/idp/documents/{document_id}"
+    assert by_template.attributes is not None
+    assert by_template.attributes["http.route"] == "/v1/idp/documents/{document_id}"
+    assert by_template.attributes["url.path"] == "/v1/idp/documents/999"
     assert (span.name, span.kind) == ("GET /v1/idp/documents", SpanKind.SERVER)
     assert f"{span.context.trace_id:032x}" == TRACE
     assert span.parent is not None and f"{span.parent.span_id:016x}" == PARENT

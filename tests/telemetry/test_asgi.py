@@ -72,3 +72,18 @@ async def test_with_tracing_off_the_callers_context_passes_through() -> None:
             "/v1/chat/completions", headers={"traceparent": f"00-{TRACE_ID}-{PARENT}-01"}
         )
     assert app.state.seen["traceparent"] == f"00-{TRACE_ID}-{PARENT}-01"
+
+
+def test_templated_routes_name_their_spans_by_template() -> None:
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        return None
+
+    m = TracingMiddleware(
+        app,  # type: ignore[arg-type]
+        Telemetry.disabled(),
+        routes={"/v1/idp/documents", "/v1/idp/documents/{document_id}/approve"},
+    )
+    assert m.route("/v1/idp/documents") == "/v1/idp/documents"
+    assert m.route("/v1/idp/documents/7/approve") == "/v1/idp/documents/{document_id}/approve"
+    assert m.route("/v1/idp/documents/7/8/approve") == "other"
+    assert m.route("/v1/idp/other") == "other"

@@ -11,6 +11,7 @@ from collections.abc import Collection
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inferstack.telemetry.semconv import Attr
@@ -23,7 +24,8 @@ _UNTRACED = frozenset({"/health", "/ready", "/metrics"})
 
 class TracingMiddleware:
     """Trace every HTTP request except probes and scrapes (``/health``, ``/ready``,
-    ``/metrics``). ``routes`` are the paths named in span names; others read ``other``."""
+    ``/metrics``). ``routes`` are the paths named in span names and ``http.route``, templates
+    included (``/v1/idp/documents/{document_id}``); others read ``other``."""
 
     def __init__(
         self,
@@ -34,8 +36,15 @@ class TracingMiddleware:
     ) -> None:
         self.app = app
         self.telemetry = telemetry
-        self.routes = frozenset(routes)
+        self.routes = frozenset(r for r in routes if "{" not in r)
+        self.templates = [(compile_path(r)[0], r) for r in sorted(routes) if "{" in r]
         self.untraced = frozenset(untraced)
+
+    def route(self, path: str) -> str:
+        """The route ``path`` matches (its template), or ``other``."""
+        if path in self.routes:
+            return path
+        return next((t for pattern, t in self.templates if pattern.match(path)), "other")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.untraced:
@@ -61,7 +70,7 @@ class TracingMiddleware:
         self, scope: Scope, receive: Receive, send: Send, parent: otel_context.Context | None
     ) -> None:
         path = scope["path"]
-        route = path if path in self.routes else "other"
+        route = self.route(path)
         method = scope.get("method", "GET")
         status = {"code": 500}
 
