@@ -77,6 +77,12 @@ async def test_knowledge_route_with_citations(store: SessionStore) -> None:
         "answer:knowledge",
     ]
     assert "retrieval knowledge_base" in spans
+    # each model call of the supervisor is a chat span under it: two decisions, the answer
+    chats = [s for s in exporter.get_finished_spans() if s.name == "chat m"]
+    supervisor_id = spans["invoke_agent supervisor"].context.span_id
+    assert [c.parent.span_id for c in chats if c.parent] == [supervisor_id] * 3
+    assert [c.attributes["gen_ai.request.max_tokens"] for c in chats] == [16, 16, 160]
+    assert all(c.attributes["server.address"] == "model.test" for c in chats)
 
 
 async def test_irrelevant_passages_fall_through_to_the_tool_agent(store: SessionStore) -> None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.runtime import Agent, CallRecord, FinalEvent, ToolResultEvent
+from inferstack.agents.tracing import traced_completion
 from inferstack.errors import UpstreamError
 from inferstack.rag import Retriever
 from inferstack.telemetry.genai import agent_span, retrieval_span
@@ -115,7 +116,7 @@ class Supervisor:
             **extra,
         }
         try:
-            return await self.client.chat.completions.create(**kwargs)
+            return await traced_completion(self.client, self.tracer, **kwargs)
         except openai.APIError as exc:
             raise UpstreamError(f"the model call failed: {exc}") from exc
 
@@ -203,7 +204,9 @@ class Supervisor:
         if not relevant:
             return
         try:
-            r = await self.client.chat.completions.create(
+            r = await traced_completion(
+                self.client,
+                self.tracer,
                 model=self.model,
                 messages=[
                     {"role": "system", "content": ANSWER},

@@ -32,15 +32,10 @@ from inferstack.agents.runtime.executor import execute_call
 from inferstack.agents.runtime.limits import Limits
 from inferstack.agents.runtime.store import RunState, SessionStore
 from inferstack.agents.tools import Tool, ToolOutput
+from inferstack.agents.tracing import traced_completion
 from inferstack.errors import InferstackError, InvalidRequestError, NotFoundError, UpstreamError
-from inferstack.telemetry.genai import (
-    agent_span,
-    inference_span,
-    set_response,
-    set_usage,
-    tool_span,
-)
-from inferstack.telemetry.semconv import Attr, Operation
+from inferstack.telemetry.genai import agent_span, tool_span
+from inferstack.telemetry.semconv import Attr
 
 __all__ = ["Agent", "Approver"]
 
@@ -231,21 +226,13 @@ class Agent:
             kwargs["tools"] = [t.openai_schema() for t in self.tools.values()]
             kwargs["tool_choice"] = _choice(choice or self.tool_choice)
             kwargs["parallel_tool_calls"] = self.parallel_tool_calls
-        url = str(self.client.base_url)
-        with inference_span(self.tracer, Operation.CHAT, kwargs, url=url) as span:
-            try:
-                async with asyncio.timeout(timeout):
-                    response = await self.client.chat.completions.create(**kwargs)
-            except openai.APIError as exc:
-                run.status, run.error = "failed", str(exc)
-                await self.store.save(run)
-                raise UpstreamError(f"the model call failed: {exc}") from exc
-            reasons = [str(c.finish_reason) for c in response.choices]
-            set_response(
-                span, model=response.model, response_id=response.id, finish_reasons=reasons
-            )
-            if response.usage:
-                set_usage(span, response.usage.prompt_tokens, response.usage.completion_tokens)
+        try:
+            async with asyncio.timeout(timeout):
+                response = await traced_completion(self.client, self.tracer, **kwargs)
+        except openai.APIError as exc:
+            run.status, run.error = "failed", str(exc)
+            await self.store.save(run)
+            raise UpstreamError(f"the model call failed: {exc}") from exc
         run.steps += 1
         if self.metrics is not None:
             self.metrics.step(self.name)

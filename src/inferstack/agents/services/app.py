@@ -133,7 +133,9 @@ def build_app(
                 settings, db, agent, supervisor, mcp_servers=list(settings.mcp_servers)
             )
             app.state.meteo = meteo
-            app.state.weather_chat = WeatherChat(model, settings.model, meteo, metrics=metrics)
+            app.state.weather_chat = WeatherChat(
+                model, settings.model, meteo, metrics=metrics, tracer=spans
+            )
             app.state.max_body_bytes = settings.max_body_bytes
             yield
 

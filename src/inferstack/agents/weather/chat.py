@@ -8,12 +8,14 @@ import time
 from typing import Annotated, Any, Literal
 
 import openai
+from opentelemetry.trace import NoOpTracer, Tracer
 from pydantic import BaseModel, Field
 
 from inferstack.agents.metrics import AgentMetrics, ToolOutcome
 from inferstack.agents.runtime.events import CallRecord
 from inferstack.agents.runtime.executor import execute_call
 from inferstack.agents.tools import Tool, ToolError
+from inferstack.agents.tracing import traced_completion
 from inferstack.agents.weather.openmeteo import OpenMeteo
 from inferstack.errors import InferstackError, UpstreamError
 
@@ -74,8 +76,10 @@ class WeatherChat:
         *,
         timeout: float = 30,
         metrics: AgentMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.client = client
+        self.tracer = tracer or NoOpTracer()
         self.model = model
         self.tools = {t.name: t for t in weather_tools(meteo)}
         self.timeout = timeout
@@ -83,7 +87,9 @@ class WeatherChat:
 
     async def _complete(self, messages: list[dict[str, Any]], tool_choice: Any) -> Any:
         try:
-            return await self.client.chat.completions.create(
+            return await traced_completion(
+                self.client,
+                self.tracer,
                 model=self.model,
                 messages=messages,  # type: ignore[arg-type]
                 tools=[t.openai_schema() for t in self.tools.values()],  # type: ignore[misc]
