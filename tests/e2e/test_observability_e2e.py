@@ -368,6 +368,35 @@ def test_a_rag_query_is_one_trace_from_the_rag_service_to_the_model_servers(stac
     assert {"queue", "prefill", "decode"} <= {s["name"] for s in server}
 
 
+def test_ask_is_one_trace_under_the_traceparent_its_caller_hands_down(stack: Stack) -> None:
+    """`inferstack ask` (retrieval in the command itself) with TRACEPARENT in its environment."""
+    trace = "ba2f0e9d2c3b4a5968778695a4b3c2d1"
+    env = {
+        **os.environ,
+        "TRACEPARENT": f"00-{trace}-{PARENT}-01",
+        "INFERSTACK_TELEMETRY_EXPORTER": "phoenix",
+        "INFERSTACK_TELEMETRY_PHOENIX_URL": stack.record["phoenix"]["url"],
+    }
+    question = ["ask", "What is the capital of Quarnia?", "--json", "-k", "2", "--max-tokens", "8"]
+    done = subprocess.run(
+        [sys.executable, "-m", "inferstack.cli.main", *question, "--state-dir", str(stack.state)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["route"] == "knowledge_base"
+    spans = phoenix_trace(stack, trace, {"ask", "retrieval inferstack_rag", "decode"}, PARENT)
+    [ask] = [s for s in spans if s.get("parent_span_id") == PARENT]
+    assert ask["name"] == "ask" and ask["attrs"]["inferstack.rag.route"] == "knowledge_base"
+    retrieval = child(spans, ask, "retrieval inferstack_rag")
+    embeddings = child(spans, retrieval, f"embeddings {stack.record['embeddings']['model']}")
+    through_the_gateway(spans, embeddings, "/v1/embeddings")
+    chat = child(spans, ask, f"chat {stack.model}")
+    assert "decode" in {s["name"] for s in through_the_gateway(spans, chat, "/v1/chat/completions")}
+
+
 def test_an_agent_query_is_one_trace_to_the_model_server(stack: Stack) -> None:
     trace = "9a2f0e9d2c3b4a5968778695a4b3c2d1"
     r = httpx.post(

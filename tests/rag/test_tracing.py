@@ -37,6 +37,7 @@ class Traced:
     client: httpx.AsyncClient
     exporter: InMemorySpanExporter
     telemetry: Telemetry
+    kb: KnowledgeBase
     collection: str
     headers: dict[str, list[str | None]]
 
@@ -83,7 +84,7 @@ async def _traced(
         async with httpx.AsyncClient(transport=transport, base_url="http://rag") as c:
             r = await c.post("/v1/rag/documents", json={"documents": DOCS})
             assert r.status_code == 200, r.text
-            yield Traced(c, exporter, tel, settings.collection, headers)
+            yield Traced(c, exporter, tel, kb, settings.collection, headers)
     tel.shutdown()
 
 
@@ -266,3 +267,32 @@ async def test_with_tracing_off_the_callers_trace_still_reaches_the_models(
             )
             assert r.status_code == 200, r.text
     assert seen[-1] == f"00-{TRACE}-{PARENT}-01"
+
+
+async def test_the_answerer_alone_traces_its_retrieval_and_chat(
+    tmp_path: Path, fake_embeddings: FakeEmbeddings
+) -> None:
+    """``inferstack ask``'s path (no service): ``retrieval`` with its embedding, then ``chat``,
+    under the command's root span."""
+    async for t in _traced(tmp_path, fake_embeddings):
+        answerer = Answerer(
+            t.kb,
+            transport=_recording(chat_handler([]).handle_request, []),
+            tracer=t.telemetry.tracer,
+        )
+        with t.telemetry.tracer.start_as_current_span("ask") as root:
+            answer = await answerer.answer("Velmora bridges river capital", k=2)
+        await answerer.aclose()
+        assert answer.route == "knowledge_base"
+        trace_id = f"{root.get_span_context().trace_id:032x}"
+        spans = t.spans(trace_id)
+        ask = _one(spans, "ask")
+        retrieval = _one(spans, f"retrieval {t.collection}")
+        assert _parent(retrieval) == _id(ask)
+        assert (
+            retrieval.attributes
+            and retrieval.attributes["inferstack.rag.route"] == "knowledge_base"
+        )
+        assert retrieval.attributes["gen_ai.retrieval.top_k"] == 2
+        assert _parent(_one(spans, "embeddings fake-embed")) == _id(retrieval)
+        assert _parent(_one(spans, "chat default")) == _id(ask)

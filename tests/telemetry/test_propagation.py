@@ -48,3 +48,18 @@ def test_sync_hooks_send_the_current_span() -> None:
     ctx = span.get_span_context()
     assert [_span_of(tp) for tp in seen if tp] == [f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}"]
     t.shutdown()
+
+
+def test_a_command_continues_the_trace_its_environment_names() -> None:
+    t = Telemetry.from_settings(
+        TelemetrySettings(), service_name="svc", exporter=InMemorySpanExporter()
+    )
+    trace_id, parent = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    env = {"TRACEPARENT": f"00-{trace_id}-{parent}-01"}
+    with t.tracer.start_as_current_span("cmd", context=Telemetry.environment_context(env)) as s:
+        ctx = s.get_span_context()
+    assert f"{ctx.trace_id:032x}" == trace_id
+    assert s.parent is not None and f"{s.parent.span_id:016x}" == parent  # type: ignore[attr-defined]
+    with t.tracer.start_as_current_span("root", context=Telemetry.environment_context({})) as r:
+        assert r.parent is None  # type: ignore[attr-defined]
+    t.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from inferstack.cli.rag_common import add_kb_arguments, rag_settings
 
@@ -58,55 +59,66 @@ def parse_filters(items: list[str]) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Answer the question; traced like the RAG service when the telemetry settings or the
+    ``OTEL_*`` variables say so: an ``ask`` span (a child of ``TRACEPARENT`` when the caller
+    set one) over ``retrieval {collection}``, ``embeddings {model}`` and ``chat {model}``."""
     import asyncio
 
     from inferstack.rag.answer import Answerer
     from inferstack.rag.retrieve import open_knowledge_base
+    from inferstack.telemetry.semconv import Attr
+    from inferstack.telemetry.settings import TelemetrySettings
+    from inferstack.telemetry.tracing import Telemetry
 
     settings = rag_settings(args)
     filters = parse_filters(args.filter)
+    tel = Telemetry.from_settings(TelemetrySettings(), service_name="inferstack-ask")
 
     async def go() -> int:
-        kb = open_knowledge_base(settings)
-        answerer = Answerer(kb)
+        kb = open_knowledge_base(settings, tracer=tel.tracer)
+        answerer = Answerer(kb, tracer=tel.tracer, record_content=tel.record_content)
+        parent = Telemetry.environment_context()
         try:
-            if args.json or args.no_stream:
-                answer = await answerer.answer(
-                    args.question,
-                    k=args.k,
-                    mode=args.mode,
-                    filters=filters,
-                    max_tokens=args.max_tokens,
-                )
-                if args.json:
-                    print(json.dumps(answer.as_dict()))
-                    return 0
-                print(answer.text)
-                _print_sources(answer.route, answer.as_dict()["citations"], answer.cited)
-                return 0
-            citations: list[dict[str, object]] = []
-            route = "no_answer"
-            async for event in answerer.stream(
-                args.question,
-                k=args.k,
-                mode=args.mode,
-                filters=filters,
-                max_tokens=args.max_tokens,
-            ):
-                if event["object"] == "rag.citations":
-                    citations, route = event["citations"], event["route"]
-                elif event["object"] == "rag.delta":
-                    sys.stdout.write(event["delta"])
-                    sys.stdout.flush()
-                else:
-                    sys.stdout.write("\n")
-                    _print_sources(route, citations, event["cited"])
+            with tel.tracer.start_as_current_span("ask", context=parent) as span:
+                route = await _answer(args, answerer, filters)
+                span.set_attribute(Attr.RAG_ROUTE, route)
             return 0
         finally:
             await answerer.aclose()
             await kb.aclose()
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    finally:
+        tel.shutdown()
+
+
+async def _answer(args: argparse.Namespace, answerer: Any, filters: dict[str, object]) -> str:
+    """Print the answer (JSON, whole, or streamed) and its sources; return its route."""
+    if args.json or args.no_stream:
+        answer = await answerer.answer(
+            args.question, k=args.k, mode=args.mode, filters=filters, max_tokens=args.max_tokens
+        )
+        if args.json:
+            print(json.dumps(answer.as_dict()))
+        else:
+            print(answer.text)
+            _print_sources(answer.route, answer.as_dict()["citations"], answer.cited)
+        return str(answer.route)
+    citations: list[dict[str, object]] = []
+    route = "no_answer"
+    async for event in answerer.stream(
+        args.question, k=args.k, mode=args.mode, filters=filters, max_tokens=args.max_tokens
+    ):
+        if event["object"] == "rag.citations":
+            citations, route = event["citations"], event["route"]
+        elif event["object"] == "rag.delta":
+            sys.stdout.write(event["delta"])
+            sys.stdout.flush()
+        else:
+            sys.stdout.write("\n")
+            _print_sources(route, citations, event["cited"])
+    return route
 
 
 def _print_sources(route: str, citations: list[dict[str, object]], cited: list[int]) -> None:

@@ -28,10 +28,11 @@ from inferstack.protocol.sse import aiter_sse_data
 from inferstack.rag.grounding import Route, Sources, build_messages, cited_numbers
 from inferstack.rag.retrieve import KnowledgeBase
 from inferstack.rag.retriever import RetrievalMode
+from inferstack.rag.tracing import retrieval
 from inferstack.rag.types import Hit, Metadata
 from inferstack.telemetry.genai import inference_span, set_response, set_usage
 from inferstack.telemetry.propagation import async_hooks
-from inferstack.telemetry.semconv import Operation
+from inferstack.telemetry.semconv import Attr, Operation
 from inferstack.websearch import WebResult, WebSearch
 
 __all__ = ["NO_ANSWER", "Answer", "Answerer"]
@@ -80,6 +81,7 @@ class Answerer:
         transport: httpx.AsyncBaseTransport | None = None,
         web: WebSearch | None = None,
         tracer: trace.Tracer | None = None,
+        record_content: bool = False,
     ):
         self.kb = kb
         s = kb.settings
@@ -93,7 +95,10 @@ class Answerer:
             event_hooks=async_hooks(),
         )
         self.tracer = tracer or trace.NoOpTracer()
-        """Each chat call is a ``chat {model}`` CLIENT span; its request carries the span."""
+        """Each chat call is a ``chat {model}`` CLIENT span; its request carries the span.
+        :meth:`route` is a ``retrieval {collection}`` span (the service opens its own around
+        :meth:`sources` and :meth:`decide`)."""
+        self.record_content = record_content
         self.web = web or (WebSearch(s.websearch) if s.websearch.enabled else None)
         """The web-search handoff; None (no key): the knowledge base answers or nobody does."""
 
@@ -118,8 +123,16 @@ class Answerer:
     ) -> Sources:
         """The knowledge base's chunks when relevant, else the web's results when configured
         and it has some, else nothing (``no_answer``)."""
-        hits, best = await self.sources(question, k=k, mode=mode, filters=filters)
-        return await self.decide(question, hits, best, k=k)
+        top_k = k or self.kb.settings.context_chunks
+        record = self.record_content
+        with retrieval(
+            self.tracer, self.kb.settings, question, mode, top_k, record_content=record
+        ) as span:
+            hits, best = await self.sources(question, k=k, mode=mode, filters=filters)
+            span.set_attribute(Attr.RETRIEVAL_HITS, len(hits))
+            src = await self.decide(question, hits, best, k=k)
+            span.set_attribute(Attr.RAG_ROUTE, src.route)
+        return src
 
     async def decide(
         self, question: str, hits: list[Hit], best: float | None, *, k: int | None

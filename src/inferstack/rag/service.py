@@ -7,8 +7,8 @@ model call a ``chat {model}`` span after it (:class:`~inferstack.rag.answer.Answ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import trace
@@ -20,8 +20,8 @@ from inferstack.rag.grounding import Route, Sources, citation_dict
 from inferstack.rag.ingest import ingest_documents
 from inferstack.rag.metrics import RagMetrics
 from inferstack.rag.retrieve import KnowledgeBase
+from inferstack.rag.tracing import retrieval
 from inferstack.rag.types import Document
-from inferstack.telemetry.genai import retrieval_span
 from inferstack.telemetry.semconv import Attr
 
 __all__ = ["RagService"]
@@ -44,18 +44,10 @@ class RagService:
         self.record_content = record_content
         self._ingest_lock = asyncio.Lock()
 
-    @contextmanager
-    def _retrieval(self, query: str, mode: str, k: int) -> Iterator[trace.Span]:
-        """The ``retrieval {collection}`` span (the query text only with content recording)."""
-        with retrieval_span(
-            self.tracer,
-            self.kb.settings.collection,
-            top_k=k,
-            query=query if self.record_content else None,
-        ) as span:
-            span.set_attribute(Attr.RETRIEVAL_MODE, mode)
-            span.set_attribute(Attr.RETRIEVAL_STORE, self.kb.settings.store)
-            yield span
+    def _retrieval(self, query: str, mode: str, k: int) -> AbstractContextManager[trace.Span]:
+        return retrieval(
+            self.tracer, self.kb.settings, query, mode, k, record_content=self.record_content
+        )
 
     async def retrieve(self, body: RetrieveRequest) -> dict[str, Any]:
         with self.metrics.counting("retrieve") as outcome:

@@ -9,6 +9,7 @@ nothing, and a caller's ``traceparent`` still passes through to the next hop.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -133,6 +134,14 @@ class Telemetry:
     def extract(headers: Mapping[str, str]) -> otel_context.Context:
         """The trace context a caller sent (``traceparent``/``tracestate``), if any."""
         return _PROPAGATOR.extract(headers)
+
+    @staticmethod
+    def environment_context(environ: Mapping[str, str] | None = None) -> otel_context.Context:
+        """The trace context a parent process handed down in ``TRACEPARENT`` / ``TRACESTATE``
+        (OpenTelemetry's environment-variable carrier), for a one-off command's root span."""
+        env = os.environ if environ is None else environ
+        carrier = {k.lower(): env[k] for k in ("TRACEPARENT", "TRACESTATE") if env.get(k)}
+        return _PROPAGATOR.extract(carrier)
 
     @staticmethod
     def inject(headers: MutableMapping[str, str], ctx: otel_context.Context | None = None) -> None:
