@@ -103,3 +103,28 @@ def test_weather_endpoints(service) -> None:
         fc = http.get("/weather/forecast", params={"city": "Lima", "days": 2})
         assert fc.status_code == 200 and len(fc.json()["days"]) == 2
         assert http.get("/health").json() == {"status": "ok"}
+
+
+def test_each_model_call_of_chat_is_a_chat_span(tmp_path: Path, meteo_url: str) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from inferstack.telemetry import Telemetry, TelemetrySettings
+
+    exporter = InMemorySpanExporter()
+    tel = Telemetry.from_settings(TelemetrySettings(), service_name="agents", exporter=exporter)
+    model = FakeModel(call("get_current_weather", city="Paris"), text("It is mild in Paris."))
+    app = build_app(settings(tmp_path, meteo_url), client=model.client(), telemetry=tel)
+    with TestClient(app) as http:
+        r = http.post("/chat", json={"message": "Weather in Paris?", "tool_choice": "required"})
+    assert r.status_code == 200, r.text
+    tel.flush()
+    spans = exporter.get_finished_spans()
+    [server] = [s for s in spans if s.name == "POST /chat"]
+    chats = [s for s in spans if s.name == f"chat {settings(tmp_path, meteo_url).model}"]
+    assert len(chats) == 2  # the tool call, then the answer from its result
+    assert all(c.parent and c.parent.span_id == server.context.span_id for c in chats)
+    assert [c.attributes["gen_ai.response.finish_reasons"] for c in chats] == [
+        ("tool_calls",),
+        ("stop",),
+    ]
+    tel.shutdown()
