@@ -7,10 +7,11 @@ event loop in one callback. Requests arrive on a queue; a cancelled sequence lea
 frees its slot on the next step.
 
 Only this thread calls into the context: after each decode it reads every output's logits once
-and the sampling pool works on those arrays. A failure while sampling one sequence ends that
-sequence alone; a decode with no room in the KV cache (``llama_decode`` returning 1) ends the
-sequence that needed the room and the others carry on. On shutdown every request still in the
-scheduler gets an error, and nothing is freed until the thread is out of ``llama_decode``.
+and the sampling pool works on those arrays (``batch_sampling.py``). A failure while sampling
+one sequence ends that sequence alone; a decode with no room in the KV cache (``llama_decode``
+returning 1) ends the sequence that needed the room and the others carry on. On shutdown every
+request still in the scheduler gets an error, and nothing is freed until the thread is out of
+``llama_decode``.
 """
 
 from __future__ import annotations
@@ -21,79 +22,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import llama_cpp as ll
-import numpy as np
 
-from inferstack.engines.base import (
-    Delta,
-    FinishReason,
-    GenerateRequest,
-    Timings,
-    TokenLogprob,
-    Usage,
-)
+from inferstack.engines.base import Delta, FinishReason, TokenLogprob, Usage
+from inferstack.engines.llamacpp.batch_sampling import BatchSampler
 from inferstack.engines.llamacpp.model import LlamaModel
-from inferstack.engines.llamacpp.sampling import (
-    Candidates,
-    StopMatcher,
-    TextStream,
-    free_sampler,
-    token_logprob,
-)
-from inferstack.engines.llamacpp.slots import Slot, SlotTable
-from inferstack.engines.llamacpp.structured import (
-    GrammarVocab,
-    StructuredState,
-    apply_mask,
-    fill_masks,
-)
-from inferstack.errors import EngineError, InvalidRequestError, ServiceUnavailableError
+from inferstack.engines.llamacpp.sampling import free_sampler
+from inferstack.engines.llamacpp.sequence import Outbox, Sequence
+from inferstack.engines.llamacpp.slots import SlotTable
+from inferstack.engines.llamacpp.structured import GrammarVocab, StructuredState
+from inferstack.errors import EngineError, ServiceUnavailableError
 
 __all__ = ["Scheduler", "Sequence"]
 
 log = logging.getLogger(__name__)
-
-Outbox = list[tuple["Sequence", "Delta | BaseException"]]
-
-
-@dataclass(eq=False)
-class Sequence:
-    """One request's state inside the scheduler."""
-
-    request: GenerateRequest
-    prompt: list[int]
-    max_new: int
-    sampler: ll.llama_sampler_p
-    stop: list[str]
-    deliver: Callable[[Delta | BaseException], None]
-    """Called on the event loop with each delta (or the error that ended the sequence)."""
-    slot: Slot | None = None
-    n_past: int = 0
-    cached: int = 0
-    pending: int | None = None
-    generated: int = 0
-    cancelled: bool = False
-    finished: bool = False
-    structured: StructuredState | None = None
-    plain_greedy: bool = False
-    """Greedy with no logit bias and no penalties: the argmax of the logits is the token."""
-    text: TextStream = field(default_factory=TextStream)
-    matcher: StopMatcher = field(init=False)
-    timings: Timings = field(default_factory=lambda: Timings(time.time_ns()))
-    entry: TokenLogprob | None = None
-    """This step's token with its log probabilities (when the request asked for them)."""
-    logprobs: list[TokenLogprob] = field(default_factory=list)
-    """Output tokens not yet handed out in a delta, with their log probabilities."""
-
-    def __post_init__(self) -> None:
-        self.matcher = StopMatcher(self.stop)
-
-    @property
-    def prefilling(self) -> bool:
-        return self.n_past < len(self.prompt)
 
 
 class Scheduler:
@@ -114,9 +57,6 @@ class Scheduler:
             )
         self.model = model
         self.grammar = grammar
-        self._masks = np.zeros(
-            (model.settings.parallel, grammar.words if grammar else 1), dtype=np.int32
-        )
         self.batch_size = batch_size
         self.publish = publish
         # A chunk never exceeds one step's token budget.
@@ -131,11 +71,8 @@ class Scheduler:
         self._stopping = threading.Event()
         self._closed = False
         self._submit_lock = threading.Lock()
-        self._candidates = threading.local()
         self._batch = ll.llama_batch_init(batch_size, 0, 1)
-        self._pool = ThreadPoolExecutor(
-            max_workers=model.settings.threads, thread_name_prefix="llamacpp-sample"
-        )
+        self._sampling = BatchSampler(model, grammar)
         self._thread = threading.Thread(target=self._run, name="llamacpp-scheduler", daemon=True)
 
     # -- called from the event loop --------------------------------------------------------
@@ -164,7 +101,7 @@ class Scheduler:
         if self._thread.is_alive():
             log.error("the scheduler thread did not stop; leaving the context allocated")
             return False
-        self._pool.shutdown()
+        self._sampling.shutdown()
         ll.llama_batch_free(self._batch)
         return True
 
@@ -303,8 +240,10 @@ class Scheduler:
             assert seq.slot is not None
             self.slots.prefilled(seq.slot, seq.n_past, seq.prompt[seq.n_past : seq.n_past + take])
             seq.n_past += take
-        outputs = self._constrain(outputs, outbox)
-        tokens = self._sample(outputs)
+        outputs, failed = self._sampling.constrain(outputs)
+        for seq, error in failed:
+            self._finish(seq, None, outbox, error=error)
+        tokens = self._sampling.sample(outputs)
         sampled_ns = time.time_ns()
         for (seq, index), token in zip(outputs, tokens, strict=True):
             if seq.timings.first_token_ns is None:
@@ -339,74 +278,6 @@ class Scheduler:
             "the server ran out of KV cache for this request; retry it, or ask for fewer tokens"
         )
         self._finish(victim, None, outbox, error=error)
-
-    def _sample(self, outputs: list[tuple[Sequence, int]]) -> list[int | BaseException]:
-        """One token per sequence (or the error sampling it raised). Plain greedy sequences
-        take the argmax of their logits (what a greedy chain computes, without building a
-        262k-entry candidate array); the others run their sampler chains on a small thread
-        pool (ctypes releases the GIL, and the decode threads are idle meanwhile).
-
-        The logits are read here, on the scheduler thread, once: the pool gets plain arrays
-        (valid until the next decode) and never calls into the context."""
-        ctx, n_vocab = self.model.ctx, self.model.n_vocab
-        ll.llama_synchronize(ctx)
-        work = [
-            (seq, np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), (n_vocab,)))
-            for seq, index in outputs
-        ]
-
-        def one(item: tuple[Sequence, np.ndarray]) -> int | BaseException:
-            seq, logits = item
-            try:
-                if seq.plain_greedy:
-                    token = int(logits.argmax())
-                else:
-                    token = self._candidates_here().sample(seq.sampler, logits)
-                top = seq.request.params.logprobs
-                if top is not None:
-                    seq.entry = token_logprob(logits, token, top, self.model.token_piece)
-                return token
-            except Exception as exc:  # top-level handler of one sequence's sampling
-                return exc
-
-        if len(work) == 1:
-            return [one(work[0])]
-        return list(self._pool.map(one, work))
-
-    def _candidates_here(self) -> Candidates:
-        """This thread's candidate array (one per pool thread, reused every step)."""
-        found: Candidates | None = getattr(self._candidates, "value", None)
-        if found is None:
-            found = self._candidates.value = Candidates(self.model.n_vocab)
-        return found
-
-    def _constrain(
-        self, outputs: list[tuple[Sequence, int]], outbox: Outbox
-    ) -> list[tuple[Sequence, int]]:
-        """Mask the logits of every structured sequence to what its grammar allows; a
-        sequence whose grammar gave up (its work limits hit) ends with an error, alone."""
-        constrained = [(seq, index) for seq, index in outputs if seq.structured is not None]
-        if not constrained:
-            return outputs
-        assert self.grammar is not None
-        states = [seq.structured for seq, _ in constrained]
-        masks = self._masks[: len(states)]
-        fill_masks(self.grammar, states, masks)  # type: ignore[arg-type]
-        failed: set[int] = set()
-        for i, (seq, index) in enumerate(constrained):
-            st = seq.structured
-            assert st is not None
-            if st.matcher.is_error():
-                failed.add(id(seq))
-                error = InvalidRequestError(
-                    f"the output schema is too complex to enforce: {st.matcher.get_error()}",
-                    param="response_format",
-                    code="schema_too_complex",
-                )
-                self._finish(seq, None, outbox, error=error)
-                continue
-            apply_mask(self.model.ctx, index, self.model.n_vocab, st, masks[i])
-        return [(seq, index) for seq, index in outputs if id(seq) not in failed]
 
     def _on_structured(self, seq: Sequence, index: int, token: int, outbox: Outbox) -> None:
         st = seq.structured
