@@ -47,17 +47,23 @@ async def test_short_ramp_reports_every_field_and_throughput_grows(chat_server, 
         assert s.itl_ms.count > 0 and s.e2e_ms.p50 >= s.ttft_ms.p50
         assert s.cpu_cores is not None and s.cpu_cores > 0
         assert s.usd_per_million_output_tokens > 0
-    tok_s = {lr.level: lr.stats.output_tok_per_s for lr in t.levels}
-    # Continuous batching: four streams must get clearly more aggregate throughput than one
-    # (about 2.5x on an idle 2-core box). This machine is shared, and a burst of someone
-    # else's load during one level can hide that, so a failed check is measured once more.
-    grows = tok_s[4] > 1.2 * tok_s[1]
+
+    # Continuous batching: four streams must get clearly more output per CPU-second of the
+    # server than one (about 2.5x the aggregate tok/s on an idle 2-core box). Per CPU-second,
+    # because this machine is shared: someone else's load takes CPU from the server at either
+    # level, and raw tok/s then says more about that load than about batching. A failed check
+    # is measured once more.
+    def per_core(levels: list) -> dict[int, float]:
+        return {lr.level: lr.stats.output_tok_per_s / lr.stats.cpu_cores for lr in levels}
+
+    tok_per_core = per_core(t.levels)
+    grows = tok_per_core[4] > 1.2 * tok_per_core[1]
     if not grows:
         again = await Bench([target], workload, config.model_copy(update={"levels": [1, 4]})).run()
-        retry = {lr.level: lr.stats.output_tok_per_s for lr in again.targets[0].levels}
+        retry = per_core(again.targets[0].levels)
         grows = 4 in retry and 1 in retry and retry[4] > 1.2 * retry[1]
-        tok_s = {"first": tok_s, "retry": retry}  # type: ignore[dict-item]
-    assert grows, tok_s
+        tok_per_core = {"first": tok_per_core, "retry": retry}  # type: ignore[dict-item]
+    assert grows, tok_per_core
     saved = json.loads((tmp_path / "results.json").read_text())
     assert (
         saved["targets"][0]["levels"][2]["stats"]["output_tokens"]
