@@ -24,6 +24,7 @@ from support.idp_docs import (
     INVOICE_LINES,
     render_image,
     render_scanned_pdf_pages,
+    run_idp,
     write_text_pdf,
 )
 from support.servers import RunningServer, free_port
@@ -39,15 +40,6 @@ code = main(sys.argv[1:])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 sys.exit(code)
 """
-
-
-def _idp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inferstack.cli.main", "idp", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +63,9 @@ def processed(
         "1.0",
         "--json",
     ]
-    first = _idp("process", str(png), str(pdf), *common)
+    first = run_idp("process", str(png), str(pdf), *common)
     assert first.returncode == 0, first.stderr
-    again = _idp("process", str(png), *common)
+    again = run_idp("process", str(png), *common)
     assert again.returncode == 0, again.stderr
     return {
         "root": root,
@@ -225,7 +217,7 @@ def test_review_queue_round_trip_over_http(processed: dict[str, Any], review_url
     assert body["status"] in ("pending", "auto_approved")
     assert not list(Draft202012Validator(BUILTIN_SCHEMAS["invoice"]).iter_errors(body["values"]))
     assert body["ground_truth"]["values"] == truth  # reprocessing leaves the truth alone
-    exported = _idp(
+    exported = run_idp(
         "ground-truth",
         str(processed["root"] / "truth"),
         "--schema",
@@ -240,9 +232,9 @@ def test_review_queue_round_trip_over_http(processed: dict[str, Any], review_url
 
 def test_eval_on_a_generated_labelled_set(chat_server: RunningServer, tmp_path: Path) -> None:
     folder = tmp_path / "set"
-    made = _idp("generate", str(folder), "--count", "2", "--seed", "3")
+    made = run_idp("generate", str(folder), "--count", "2", "--seed", "3")
     assert made.returncode == 0, made.stderr
-    ran = _idp(
+    ran = run_idp(
         "eval",
         str(folder),
         "--url",
@@ -270,15 +262,15 @@ def test_calibrate_on_one_set_and_evaluate_on_another(
 ) -> None:
     model = ["--url", chat_server.url, "--chat-model", chat_server.model, "--concurrency", "2"]
     for name, seed in (("fit", "5"), ("held-out", "6")):
-        made = _idp("generate", str(tmp_path / name), "--count", "2", "--seed", seed)
+        made = run_idp("generate", str(tmp_path / name), "--count", "2", "--seed", seed)
         assert made.returncode == 0, made.stderr
     out = tmp_path / "calibration.json"
-    fitted = _idp("calibrate", str(tmp_path / "fit"), "--out", str(out), *model)
+    fitted = run_idp("calibrate", str(tmp_path / "fit"), "--out", str(out), *model)
     assert fitted.returncode == 0, fitted.stderr
     entry = json.loads(out.read_text())["schemas"]["invoice"]
     # 2 documents x 5 fields, less any a validator refuted (those stay at 0 and are not fitted)
     assert 0 < entry["overall"]["n"] <= 10 and "seed 5" in entry["fitted_on"]
-    ran = _idp("eval", str(tmp_path / "held-out"), "--calibration", str(out), "--json", *model)
+    ran = run_idp("eval", str(tmp_path / "held-out"), "--calibration", str(out), "--json", *model)
     assert ran.returncode == 0, ran.stderr
     report = json.loads(ran.stdout)
     # fitted with this server's model, so every field of the held-out set that no validator
@@ -327,7 +319,7 @@ def test_a_failing_validator_routes_to_review_whatever_the_threshold(
     config = tmp_path / "idp.yaml"
     # no currency the model can copy from this invoice is in the table
     config.write_text("reference_tables:\n  invoice.currency: [XTS]\n")
-    ran = _idp(
+    ran = run_idp(
         "process",
         str(png),
         "--config",

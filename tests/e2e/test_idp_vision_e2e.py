@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from inferstack.idp.schemas import BUILTIN_SCHEMAS
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.vision import encode_page, vision_request
 from support.gateway import Gateway, start_gateway, stop_gateway, virtual_key
-from support.idp_docs import INVOICE_LINES, render_image
+from support.idp_docs import INVOICE_LINES, render_image, run_idp
 from support.servers import RunningServer
 from support.vision_standin import VisionStandIn, image_parts
 
@@ -56,15 +54,6 @@ def gateway(
     stop_gateway(gw)
 
 
-def _idp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inferstack.cli.main", "idp", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 def _page_url(path: Path) -> str:
     return encode_page(Image.open(path), IdpSettings().vision_max_side).url
 
@@ -88,7 +77,7 @@ def test_a_text_only_model_refuses_the_page_with_a_400_naming_the_part(
         assert error["type"] == "invalid_request_error" and error["code"] == "unsupported"
         assert "'image_url'" in error["message"]
 
-    run = _idp(
+    run = run_idp(
         "process", str(png), "--reader", "vision", "--vision-model", "chat",
         "--url", gw.url, "--api-key", key, "--state-dir", str(tmp_path / "state"),
     )  # fmt: skip
@@ -111,7 +100,7 @@ def test_the_gateway_forwards_page_images_intact_to_a_vision_deployment(
     png = tmp_path / "invoice.png"
     render_image(png, INVOICE_LINES)
     before = len(standin.requests)
-    run = _idp(
+    run = run_idp(
         "process", str(png), "--reader", "vision", "--vision-model", "vision",
         "--chat-model", "chat", "--url", gw.url, "--api-key", key,
         "--state-dir", str(tmp_path / "state"), "--json",

@@ -18,15 +18,9 @@ from inferstack.idp.review import ReviewQueue
 from inferstack.idp.schemas import BUILTIN_SCHEMAS
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import IdpStore
-from support.idp_docs import INVOICE_LINES, render_scan
+from support.idp_docs import INVOICE_FIELDS, INVOICE_LINES, render_scan
 
-PLANTED = {
-    "invoice_number": "INV-2041",
-    "invoice_date": "2024-03-15",
-    "vendor_name": "Acme Tools Ltd",
-    "total_amount": "123.45",
-    "currency": "EUR",
-}
+PLANTED = INVOICE_FIELDS
 
 
 class Model:

@@ -29,16 +29,16 @@ from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import IdpStore
 from inferstack.idp.synth import generate_invoices
 from inferstack.idp.vision import LINES_SCHEMA, VisionReader, encode_page
-from support.idp_docs import INVOICE_LINES, render_image, render_scanned_pdf_pages, write_text_pdf
+from support.idp_docs import (
+    INVOICE_FIELDS,
+    INVOICE_LINES,
+    render_image,
+    render_scanned_pdf_pages,
+    write_text_pdf,
+)
 from support.vision_standin import VisionStandIn, image_parts
 
-PLANTED = {
-    "invoice_number": "INV-2041",
-    "invoice_date": "2024-03-15",
-    "vendor_name": "Acme Tools Ltd",
-    "total_amount": "123.45",
-    "currency": "EUR",
-}
+PLANTED = INVOICE_FIELDS
 
 
 @pytest.fixture

@@ -3,17 +3,21 @@ PDFs with a real text layer (fpdf2). Each returns where every planted line was d
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 __all__ = [
+    "INVOICE_FIELDS",
     "INVOICE_LINES",
     "render_image",
     "render_scan",
     "render_scanned_pdf",
     "render_scanned_pdf_pages",
+    "run_idp",
     "write_text_pdf",
 ]
 
@@ -24,6 +28,25 @@ INVOICE_LINES = [
     "Vendor: Acme Tools Ltd",
     "Total: 123.45 EUR",
 ]
+INVOICE_FIELDS = {
+    "invoice_number": "INV-2041",
+    "invoice_date": "2024-03-15",
+    "vendor_name": "Acme Tools Ltd",
+    "total_amount": "123.45",
+    "currency": "EUR",
+}
+"""The invoice schema's values that INVOICE_LINES plant."""
+
+
+def run_idp(*args: str) -> subprocess.CompletedProcess[str]:
+    """``inferstack idp ARGS`` in a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "inferstack.cli.main", "idp", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
 
 Box = tuple[int, int, int, int]
 
