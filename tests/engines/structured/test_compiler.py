@@ -14,6 +14,8 @@ from inferstack.engines.llamacpp.structured import (
     GrammarVocab,
     StructuredState,
     fill_masks,
+    greedy_token,
+    mask_allows,
     mask_logits,
 )
 from inferstack.engines.structured import GrammarCompiler, GrammarLimits
@@ -167,6 +169,34 @@ def test_mask_logits_matches_the_bitmask(vocab_size: int) -> None:
     expected = np.where(allowed, logits, -np.inf)
     mask_logits(logits, words)
     assert np.array_equal(logits, expected)
+
+
+@pytest.mark.parametrize("vocab_size", [262144, 1000, 33])
+def test_greedy_token_is_the_argmax_of_the_masked_logits(vocab_size: int) -> None:
+    """Masking only when the raw argmax is refused picks what masking first picks, ties
+    included (the first maximum), and leaves allowed argmaxes' logits untouched."""
+    rng = np.random.default_rng(vocab_size + 1)
+    masked_any = unmasked_any = False
+    for trial in range(40):
+        allowed = rng.random(vocab_size) < (0.9 if trial % 2 else 0.05)
+        allowed[rng.integers(vocab_size)] = True
+        padded = np.zeros(((vocab_size + 31) // 32) * 32, dtype=bool)
+        padded[:vocab_size] = allowed
+        words = np.packbits(padded, bitorder="little").view(np.int32)
+        logits = rng.integers(0, 6, vocab_size).astype(np.float32)  # many ties
+        expected = int(np.where(allowed, logits, -np.inf).argmax())
+        raw_allowed = bool(allowed[int(logits.argmax())])
+        before = logits.copy()
+        assert greedy_token(logits, words) == expected
+        assert mask_allows(words, expected)
+        if raw_allowed:
+            unmasked_any = True
+            assert np.array_equal(logits, before)
+        else:
+            masked_any = True
+    assert masked_any and unmasked_any
+    logits = rng.standard_normal(vocab_size).astype(np.float32)
+    assert greedy_token(logits, None) == int(logits.argmax())
 
 
 def test_dates_start_at_year_one() -> None:

@@ -18,7 +18,12 @@ import numpy as np
 from inferstack.engines.llamacpp.model import LlamaModel
 from inferstack.engines.llamacpp.sampling import Candidates, token_logprob
 from inferstack.engines.llamacpp.sequence import Sequence
-from inferstack.engines.llamacpp.structured import GrammarVocab, apply_mask, fill_masks
+from inferstack.engines.llamacpp.structured import (
+    GrammarVocab,
+    apply_mask,
+    fill_masks,
+    greedy_token,
+)
 from inferstack.errors import InvalidRequestError
 
 __all__ = ["BatchSampler"]
@@ -34,6 +39,9 @@ class BatchSampler:
         self._masks = np.zeros(
             (model.settings.parallel, grammar.words if grammar else 1), dtype=np.int32
         )
+        self._deferred: dict[int, np.ndarray] = {}
+        """Mask rows of this step's greedy structured sequences, by ``id(seq)``: applied only
+        when the argmax is a token the grammar refuses."""
         self._candidates = threading.local()
         self._pool = ThreadPoolExecutor(
             max_workers=model.settings.threads, thread_name_prefix="llamacpp-sample"
@@ -49,6 +57,7 @@ class BatchSampler:
         """Mask the logits of every structured sequence to what its grammar allows. Returns
         the outputs left to sample, and each sequence whose grammar gave up (its work limits
         hit) with the error that ends it, alone (the caller ends them, in this order)."""
+        self._deferred = {}
         constrained = [(seq, index) for seq, index in outputs if seq.structured is not None]
         if not constrained:
             return outputs, []
@@ -68,7 +77,14 @@ class BatchSampler:
                 )
                 failed.append((seq, error))
                 continue
-            apply_mask(self.model.ctx, index, self.model.n_vocab, st, masks[i])
+            # NOTE: the argmax of the masked logits is the raw argmax whenever the grammar
+            # allows it (the first maximum stays first), so a greedy sequence without
+            # logprobs is masked only when its argmax is refused (as llama.cpp's own sampler
+            # tries the unconstrained token first).
+            defer = seq.plain_greedy and st.active and seq.request.params.logprobs is None
+            apply_mask(self.model.ctx, index, self.model.n_vocab, st, masks[i], defer=defer)
+            if defer:
+                self._deferred[id(seq)] = masks[i]
         gone = {id(seq) for seq, _ in failed}
         return [(seq, index) for seq, index in outputs if id(seq) not in gone], failed
 
@@ -87,11 +103,13 @@ class BatchSampler:
             for seq, index in outputs
         ]
 
+        deferred = self._deferred
+
         def one(item: tuple[Sequence, np.ndarray]) -> int | BaseException:
             seq, logits = item
             try:
                 if seq.plain_greedy:
-                    token = int(logits.argmax())
+                    token = greedy_token(logits, deferred.get(id(seq)))
                 else:
                     token = self._candidates_here().sample(seq.sampler, logits)
                 top = seq.request.params.logprobs

@@ -39,7 +39,15 @@ from inferstack.engines.structured import (
     JsonScan,
 )
 
-__all__ = ["GrammarVocab", "StructuredState", "apply_mask", "fill_masks", "mask_logits"]
+__all__ = [
+    "GrammarVocab",
+    "StructuredState",
+    "apply_mask",
+    "fill_masks",
+    "greedy_token",
+    "mask_allows",
+    "mask_logits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -262,17 +270,41 @@ def fill_masks(vocab: GrammarVocab, states: list[StructuredState], out: np.ndarr
 
 
 def apply_mask(
-    ctx: ll.llama_context_p, index: int, n_vocab: int, state: StructuredState, words: np.ndarray
+    ctx: ll.llama_context_p,
+    index: int,
+    n_vocab: int,
+    state: StructuredState,
+    words: np.ndarray,
+    *,
+    defer: bool = False,
 ) -> None:
     """Set the disallowed logits of output ``index`` to ``-inf``, in the context's buffer (the
-    scheduler thread owns the context; the sampler reads these logits next)."""
+    scheduler thread owns the context; the sampler reads these logits next). With ``defer``
+    only the copy bonus is added: a greedy sampler masks later, and only if the argmax is
+    disallowed (:func:`mask_allows`), which saves writing 262k logits on most steps."""
     logits = np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, index), shape=(n_vocab,))
-    if state.active:
-        mask_logits(logits, words)
-    else:
-        logits[~state.allowed(words)] = -np.inf
+    if not defer:
+        if state.active:
+            mask_logits(logits, words)
+        else:
+            logits[~state.allowed(words)] = -np.inf
     if state.copy is not None and (value := state.string_value()) is not None:
         state.copy.add_bonus(logits, value)
+
+
+def mask_allows(words: np.ndarray, token: int) -> bool:
+    """Whether bit ``token`` of the packed mask ``words`` is set."""
+    return bool((int(words[token >> 5]) >> (token & 31)) & 1)
+
+
+def greedy_token(logits: np.ndarray, words: np.ndarray | None) -> int:
+    """The argmax of ``logits`` restricted to the packed mask ``words`` (None: no mask still to
+    apply), masking ``logits`` in place only when the raw argmax is refused."""
+    token = int(logits.argmax())
+    if words is not None and not mask_allows(words, token):
+        mask_logits(logits, words)
+        token = int(logits.argmax())
+    return token
 
 
 def mask_logits(logits: np.ndarray, words: np.ndarray) -> None:
