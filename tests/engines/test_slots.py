@@ -136,3 +136,16 @@ def test_chunks_end_at_absolute_multiples() -> None:
     assert slot.aligned == 0  # computed in other shapes than a cold start: not reusable
     with pytest.raises(ValueError):
         SlotTable(1, allow_copy=False, chunk=0)
+
+
+def test_several_chunks_at_once_make_their_whole_chunks_reusable() -> None:
+    """Beside other sequences a prompt is prefilled in one span: its whole aligned chunks
+    count as if computed one by one; a span cut by the budget stops the aligned prefix."""
+    table = SlotTable(2, allow_copy=False, chunk=64)
+    whole = table.slots[0]
+    table.prefilled(whole, 0, list(range(200)))  # [0,192) in three whole chunks, then 8
+    assert whole.aligned == 192
+    cut = table.slots[1]
+    table.prefilled(cut, 0, list(range(100)))  # the budget ended it inside [64,128)
+    table.prefilled(cut, 100, list(range(100, 200)))
+    assert cut.aligned == 64

@@ -211,10 +211,14 @@ class Scheduler:
             if not seq.prefilling:
                 continue
             assert seq.slot is not None
-            # NOTE: one aligned chunk per sequence and step: a prompt alone is always computed
+            # NOTE: a prompt alone takes one aligned chunk per step, so it is always computed
             # in the same batch shapes, cached prefix or not (a chunk that does not fit the
-            # budget is split, and then not reused later).
-            take = min(budget, self.slots.chunk_end(seq.n_past, len(seq.prompt)) - seq.n_past)
+            # budget is split, and then not reused later). Beside other sequences the shapes
+            # depend on them anyway, so it takes all the budget holds: a newcomer's prompt
+            # then interrupts the running streams once, not once per chunk.
+            alone = len(self.running) == 1
+            end = self.slots.chunk_end(seq.n_past, len(seq.prompt)) if alone else len(seq.prompt)
+            take = min(budget, end - seq.n_past)
             last = seq.n_past + take == len(seq.prompt)
             for j in range(seq.n_past, seq.n_past + take):
                 add(seq.prompt[j], j, seq.slot.seq_id, False)

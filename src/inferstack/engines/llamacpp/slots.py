@@ -92,11 +92,11 @@ class SlotTable:
         return slot
 
     def prefilled(self, slot: Slot, start: int, tokens: list[int]) -> None:
-        """Record a prefill chunk the slot computed at ``start``; whole aligned chunks that
-        extend the aligned prefix become reusable."""
+        """Record prefill tokens the slot computed at ``start`` (one chunk or several); the
+        whole aligned chunks among them that extend the aligned prefix become reusable."""
         slot.tokens.extend(tokens)
-        if start == slot.aligned and start % self.chunk == 0 and len(tokens) == self.chunk:
-            slot.aligned += self.chunk
+        if start == slot.aligned and start % self.chunk == 0:
+            slot.aligned += len(tokens) - len(tokens) % self.chunk
 
     def chunk_end(self, n_past: int, prompt_len: int) -> int:
         """Where the prefill chunk that starts at ``n_past`` ends: the next multiple of
