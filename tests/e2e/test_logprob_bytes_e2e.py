@@ -38,6 +38,8 @@ def _check_completion_logprobs(text: str, lp: dict[str, Any]) -> None:
     assert sum(t.startswith("bytes:\\x") for t in tokens) >= 4, tokens  # one whole 𠜎 at least
     assert "\ufffd" not in "".join(tokens)
     assert b"".join(completion_token_bytes(t) for t in tokens).decode() == text
+    assert lp["text_offset"][0] == len(PROMPT)  # counted from the prompt's start, as OpenAI
+    text = PROMPT + text
     for token, offset in zip(tokens, lp["text_offset"], strict=True):
         first = completion_token_bytes(token)[:1]
         if first and first[0] & 0xC0 != 0x80:  # a token that starts a character starts there

@@ -140,7 +140,7 @@ async def test_completion_logprobs_spell_bytes_like_openai(
     assert b"".join(completion_token_bytes(t) for t in lp["tokens"]) == TEXT.encode()
     assert lp["tokens"][1:3] == ["bytes:\\xc3", "bytes:\\xb9"]
     assert lp["top_logprobs"][1] == {"bytes:\\xc3": -0.25, "bytes:\\xe4": -2.0}
-    assert lp["text_offset"] == [0, 1, 1, 2, 3, 4]
+    assert lp["text_offset"] == [2, 3, 3, 4, 5, 6]  # from the start of the prompt "hi"
 
     r = await split_client.post("/v1/completions", json={**body, "stream": True})
     tokens, offsets, text = [], [], ""

@@ -72,7 +72,7 @@ async def test_completion_responses_and_chunks(
     if "logprobs" in extra:
         lp = body["choices"][0]["logprobs"]
         assert lp["tokens"] == ["one ", "two ", "three "]
-        assert lp["text_offset"] == [0, 4, 8]
+        assert lp["text_offset"] == [13, 17, 21]  # from the start of the 13-character prompt
         assert all(len(top) == 2 for top in lp["top_logprobs"])
     r = await client.post("/v1/completions", json={**PROMPT, **extra, "stream": True})
     chunks = events(r)
@@ -88,7 +88,7 @@ async def test_completion_responses_and_chunks(
             if c["choices"][0]["logprobs"]
             for o in c["choices"][0]["logprobs"]["text_offset"]
         ]
-        assert offsets == [0, 4, 8]
+        assert offsets == [13, 17, 21]  # from the start of the 13-character prompt
 
 
 async def test_models_embeddings_and_errors(client: httpx.AsyncClient) -> None:

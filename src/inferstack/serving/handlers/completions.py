@@ -54,6 +54,12 @@ class CompletionsHandler:
         runs = await service.start(
             gen, "completions", request, n=n, stream=bool(body.stream), model=model
         )
+        # NOTE: OpenAI counts a completion's text_offset from the start of the prompt's text
+        # (echoed or not), so the first generated token sits at the prompt's length.
+        prompt = body.single_prompt
+        start = 0
+        if body.logprobs is not None:
+            start = len(prompt if isinstance(prompt, str) else service.engine.detokenize(prompt))
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
@@ -63,7 +69,7 @@ class CompletionsHandler:
                 )
 
             streams = [
-                _stream(run, index, gen.request_id, model, body.logprobs is not None)
+                _stream(run, index, gen.request_id, model, body.logprobs is not None, start)
                 for index, run in enumerate(runs)
             ]
             events = sse_events(streams, runs, usage_chunk if include_usage else None)
@@ -79,7 +85,9 @@ class CompletionsHandler:
                 finish_reason=item.finish_reason,
                 logprobs=None
                 if body.logprobs is None
-                else completion_logprobs([e for d in item.deltas for e in d.logprobs]),
+                else completion_logprobs(
+                    [e for d in item.deltas for e in d.logprobs], TextOffsets(start)
+                ),
             )
             for index, item in enumerate(done)
         ]
@@ -91,9 +99,9 @@ class CompletionsHandler:
 
 
 def _stream(
-    run: Run, index: int, request_id: str, model: str, logprobs: bool
+    run: Run, index: int, request_id: str, model: str, logprobs: bool, start: int
 ) -> AsyncIterator[str]:
-    offsets = TextOffsets()  # fed every chunk's tokens, so offsets run on across chunks
+    offsets = TextOffsets(start)  # fed every chunk's tokens, so offsets run on across chunks
 
     def text_chunk(
         text: str, finish: FinishReason | None, entries: list[TokenLogprob], index: int
