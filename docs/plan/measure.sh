@@ -10,7 +10,8 @@
 # Environment: MODEL (a `serve --model` spec, default: default), NAME and PARAMS_B (of the
 # profile), REPEAT (1: measure the closed loop again afterwards and validate against the
 # mean of both), THREADS (1: on a shared machine two threads wait on each other), TOKENS (32 per
-# answer), REQUESTS (8 per closed-loop level, 3x that per rate). On a Graviton instance, e.g.
+# answer), REQUESTS (8 per closed-loop level, 3x that per rate), WAKE_PAUSE and WAKE_ROUNDS (the
+# idle-wake measurement: 1 s, 12 rounds). On a Graviton instance, e.g.
 #   MODEL=/models/Llama-3.2-1B-Q4_K_M.gguf NAME=llama3.2-1b-q4km-c8g.xlarge PARAMS_B=1.2 \
 #     THREADS=4 bash docs/plan/measure.sh out-1b
 set -euo pipefail
@@ -41,6 +42,12 @@ COMMON=(--url "http://127.0.0.1:$PORT" --endpoint completions --ignore-eos --max
   --profile-field "params_b=$PARAMS_B" --profile-field quantization=Q4_K_M \
   --profile-field "engine=inferstack (llama.cpp)" --profile-field "threads=$THREADS" \
   --profile-field parallel=8
+# The closed loop never lets the server idle (the next request follows within milliseconds);
+# open-loop arrivals mostly find it idle. Measure what waking it costs (the same prompt right
+# after another request and after WAKE_PAUSE seconds idle, interleaved) into the profile.
+.venv/bin/python docs/plan/ttft_probe.py "$OUT/wake.json" --url "http://127.0.0.1:$PORT" \
+  --no-closed --idle-sweep "0,${WAKE_PAUSE:-1}" --closed "${WAKE_ROUNDS:-12}" --tokens "$TOKENS" \
+  --profile "$OUT/profile.yaml" | tee "$OUT/wake.txt"
 if [ -z "$RATES" ]; then
   RATES=$(.venv/bin/python -c "
 import yaml, sys

@@ -109,3 +109,33 @@ def test_slo_attainment_counts_both_limits(toy: Profile) -> None:
     reqs = [SimRequest(0, 10, 3), SimRequest(0, 10, 3)]
     assert simulate(m, PoolSpec(), reqs, Slo(ttft_ms=1000, itl_ms=35)).summary.slo_attainment == 1.0
     assert simulate(m, PoolSpec(), reqs, Slo(ttft_ms=20, itl_ms=35)).summary.slo_attainment == 0.0
+
+
+def test_the_step_that_wakes_an_idle_replica_pays_the_wake_up(toy: Profile) -> None:
+    m = ServiceModel(toy.model_copy(update={"wake_ms": 15.0, "wake_pause_s": 1.0}))
+    reqs = [SimRequest(1.0, 10, 2), SimRequest(2.0, 10, 2), SimRequest(2.100, 10, 2)]
+    rec = simulate(m, PoolSpec(), reqs).recorder
+    # Idle since the start, then idle for 0.95 s: both wake it (20 ms step + 10 ms prefill +
+    # 15 ms); the third arrives while the second runs and joins at a step boundary, no wake.
+    assert rec.first_token[0] == pytest.approx(1.045)
+    assert rec.finish[0] == pytest.approx(1.065)
+    assert rec.first_token[1] == pytest.approx(2.045)
+    assert rec.finish[1] == pytest.approx(2.065)
+    assert rec.first_token[2] == pytest.approx(2.100 + 0.030)  # idle only 35 ms: no wake-up
+
+
+def test_a_request_joining_a_busy_replica_pays_no_wake_up(toy: Profile) -> None:
+    m = ServiceModel(toy.model_copy(update={"wake_ms": 15.0}))
+    rec = simulate(m, PoolSpec(), [SimRequest(0.0, 10, 20), SimRequest(0.100, 10, 2)]).recorder
+    # Request 0 wakes the replica: first token at 45 ms, then 20 ms steps end at 65, 85, 105
+    # ms. Request 1 arrives at 100 ms and rides on the step from 105 ms: 2 sequences + 10
+    # prompt tokens, no wake-up (the replica was busy).
+    assert rec.first_token[0] == pytest.approx(0.045)
+    assert rec.first_token[1] == pytest.approx(0.105 + m.step_s(2) + 0.010)
+
+
+def test_a_profile_without_a_wake_up_measurement_changes_nothing(toy: Profile) -> None:
+    m = ServiceModel(toy)
+    assert m.wake_s == 0.0
+    rec = simulate(m, PoolSpec(), [SimRequest(1.0, 10, 5)]).recorder
+    assert rec.first_token[0] == pytest.approx(1.030)

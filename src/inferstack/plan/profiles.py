@@ -102,6 +102,15 @@ class Profile(_Strict):
     model_load_s: float | None = Field(
         default=None, ge=0, description="seconds from replica start to ready (model load)"
     )
+    wake_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="extra TTFT of a request that finds the replica idle (for wake_pause_s) over "
+        "one sent right after another, same prompt; the closed loop never lets a replica idle",
+    )
+    wake_pause_s: float | None = Field(
+        default=None, gt=0, description="how long the replica was idle when wake_ms was measured"
+    )
     source: ProfileSource
     points: list[ProfilePoint] = Field(min_length=1, description="one per concurrency")
 

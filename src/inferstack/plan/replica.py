@@ -78,6 +78,7 @@ class Replica:
         self._k = 0  # steps in the current run; 0 = idle
         self._prefill: list[tuple[_Seq, int]] = []  # (sequence, prompt tokens) in this step
         self._ending = False
+        self._idle_since = -math.inf  # a new replica has been idle since it started
 
     @property
     def ongoing(self) -> int:
@@ -94,7 +95,9 @@ class Replica:
         if self._ending:
             return False  # the step-end handler plans the next step with it
         if not self._k:
-            self._plan(now)
+            # The step that ends a long enough idle period pays the wake-up (service.py).
+            woke = now - self._idle_since >= self.model.idle_after_s
+            self._plan(now, self.model.wake_s if woke else 0.0)
             return True
         if self._prefill or self._k == 1:
             return False  # the step in progress ends as planned, then admits it
@@ -143,7 +146,7 @@ class Replica:
         self._ending = False
         self._plan(now)
 
-    def _plan(self, now: float) -> None:
+    def _plan(self, now: float, wake_s: float = 0.0) -> None:
         model = self.model
         while self.waiting and len(self.running) < model.slots:
             rid = self.waiting.popleft()
@@ -153,6 +156,7 @@ class Replica:
         self._t0 = now
         if not self.running:
             self._k = 0
+            self._idle_since = now
             return
         pending = [s for s in self.running if s.prompt_left]
         if pending:
@@ -168,7 +172,7 @@ class Replica:
             completing = sum(1 for s, t in chunk if t == s.prompt_left)
             batch = len(self.running) - len(pending) + len(chunk)
             self._prefill = chunk
-            self._dur = model.step_s(batch) + model.prefill_s(tokens, completing)
+            self._dur = model.step_s(batch) + model.prefill_s(tokens, completing) + wake_s
             self._k = 1
             return
         self._dur = model.step_s(len(self.running))

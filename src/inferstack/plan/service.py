@@ -9,6 +9,14 @@ even where a bigger batch serves fewer tokens per second: a one-thread llama.cpp
 quiet 2-core machine does (18 ms per step alone, 44 ms with two sequences), and smoothing that
 away made the simulator's inter-token latency up to 37 % too low (docs/planning.md, runs 4 and 5).
 
+A replica that has been idle for ``idle_after_s`` or longer pays ``wake_s`` more on the step
+that ends its idleness: the profile's ``wake_ms``, measured by sending the same prompt right
+after another request and after a pause (``docs/plan/ttft_probe.py --idle-sweep``). A
+closed-loop profile never lets the replica idle (the next request follows within a few
+milliseconds), so its TTFT is that of a busy machine; open-loop arrivals mostly find it idle,
+and on the 2-core machine here the first step after a pause took 5-45 ms longer, in the
+server's own prefill time (docs/planning.md, "Checked against reality").
+
 The prefill cost per token comes from the profile's prefill rate (prompt tokens per second of
 TTFT beyond the first step, as ``inferstack bench --profile`` writes it), or from its
 single-stream TTFT and mean prompt length: TTFT(1) = step_s(1) + prompt_tokens x cost. A
@@ -28,10 +36,14 @@ __all__ = ["ServiceModel"]
 class ServiceModel:
     """Step times of one replica described by ``profile``."""
 
-    def __init__(self, profile: Profile, token_budget: int = 512) -> None:
+    def __init__(
+        self, profile: Profile, token_budget: int = 512, idle_after_s: float = 0.1
+    ) -> None:
         self.profile = profile
         self.slots = profile.max_concurrency
         self.token_budget = token_budget
+        self.wake_s = (profile.wake_ms or 0.0) / 1000.0
+        self.idle_after_s = idle_after_s
         self._levels = [p.concurrency for p in profile.points]
         self._steps = [p.step_s for p in profile.points]
         self.prefill_s_per_token, self.prefill_fixed_s = self._prefill(profile)
