@@ -136,6 +136,30 @@ def test_profile_then_validate_then_plan(chat_server: RunningServer, tmp_path) -
     assert pool["usd_per_hour"] == pytest.approx(pool["nodes"] * 0.08925)
 
 
+def test_the_wake_up_probe_writes_its_measurement_into_a_profile(
+    chat_server: RunningServer, tmp_path: Path
+) -> None:
+    # measure.sh's step: the same prompt right after another request and after a pause.
+    profile_path = tmp_path / "profile.yaml"
+    recorded = Path(__file__).parents[1] / "plan" / "data" / "wake" / "profile.yaml"
+    data = yaml.safe_load(recorded.read_text())
+    data.update(wake_ms=None, wake_pause_s=None)
+    profile_path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "wake.json"
+    probe = Path(__file__).parents[2] / "docs" / "plan" / "ttft_probe.py"
+    cmd = [sys.executable, str(probe), str(out), "--url", chat_server.url, "--no-closed",
+           "--idle-sweep", "0,0.2", "--closed", "2", "--tokens", "4",
+           "--profile", str(profile_path)]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    profile = load_profile(profile_path)
+    assert profile.wake_ms is not None and profile.wake_ms >= 0
+    assert profile.wake_pause_s == 0.2
+    records = json.loads(out.read_text())["idle_sweep"]["records"]
+    assert len(records) == 4 and all(r["error"] is None and r["chunks"] for r in records)
+    assert "after 0.2 s idle: n=2" in run.stdout
+
+
 def _start_gateway(tmp: Path, config: Path) -> tuple[str, str, subprocess.Popen[bytes]]:
     port = free_port()
     log = tmp / "gateway.log"
