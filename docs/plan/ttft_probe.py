@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -151,18 +152,12 @@ def classify(records: list[RequestRecord]) -> list[dict[str, object]]:
         if len(others) == 1 and others[0].chunk_times and others[0].chunk_times[0] < r.start:
             times = others[0].chunk_times
             i = next((k for k, t in enumerate(times) if t > r.start), None)
-            if i is not None and i >= 1 and i + 1 < len(times):
-                # The other stream's first chunk at or after the newcomer's first token ends
-                # the step that carried the newcomer's prefill.
-                j = next((k for k, t in enumerate(times) if t >= r.chunk_times[0] - 1e-4), None)
+            if i is not None and i >= 1:
                 row.update(
                     {
                         "class": "decode1",
                         "step_in_ms": _ms(times[i] - times[i - 1]),
                         "residual_ms": _ms(times[i] - r.start),
-                        "joined_after_steps": (j - i) if j is not None else None,
-                        "mixed_ms": _ms(times[j] - times[j - 1]) if j else None,
-                        "first_after_boundary_ms": _ms(r.chunk_times[0] - times[i]),
                     }
                 )
         rows.append(row)
@@ -206,12 +201,32 @@ def summary(phases: dict[str, dict[str, object]]) -> None:
             if not sel:
                 continue
             line = f"  {cls}: n={len(sel)} TTFT p50 {_p50([x['ttft_ms'] for x in sel])} ms"
-            for key in ("client_wait_ms", "step_in_ms", "residual_ms", "mixed_ms",
-                        "first_after_boundary_ms", "joined_after_steps"):  # fmt: skip
+            for key in ("client_wait_ms", "step_in_ms", "residual_ms"):
                 vals = [x[key] for x in sel if x.get(key) is not None]
                 if vals:
                     line += f", {key} p50 {_p50(vals)}"
             print(line + _server_line([server[i] for i in idx], [recs[i] for i in idx]))
+        steps_by_batch(recs)
+
+
+def steps_by_batch(recs: list[RequestRecord]) -> None:
+    """Every inter-token gap of the open loop as one step, grouped by the sequences decoding
+    in it (from the client timelines) and by whether another request's first token ended it
+    (a mixed step: that prompt's prefill rode on it)."""
+    done = [r for r in recs if r.chunk_times]
+    firsts = {id(r): r.chunk_times[0] for r in done}
+    groups: dict[tuple[int, bool], list[float]] = {}
+    for r in done:
+        for a, b in itertools.pairwise(r.chunk_times):
+            decoding = 1 + sum(
+                1 for o in done if o is not r and o.chunk_times[0] < a - 1e-3 and o.end > b
+            )
+            mixed = any(a + 1e-3 < t <= b + 2e-3 for k, t in firsts.items() if k != id(r))
+            groups.setdefault((decoding, mixed), []).append((b - a) * 1000)
+    for (batch, mixed), gaps in sorted(groups.items()):
+        if len(gaps) >= 5:
+            kind = "decode + a prefill" if mixed else "decode only"
+            print(f"    steps with {batch} decoding, {kind}: n={len(gaps)} p50 {_p50(gaps)} ms")
 
 
 class Spans:
@@ -320,6 +335,20 @@ def write_wake(path: Path, records: list[RequestRecord]) -> None:
     print(f"wrote wake_ms {update['wake_ms']} (after {longest} s idle) into {path}")
 
 
+def load(path: Path) -> dict[str, dict[str, object]]:
+    """The phases of an OUT.json this script wrote."""
+    phases: dict[str, dict[str, object]] = {}
+    for name, ph in json.loads(path.read_text()).items():
+        records = []
+        for r in ph["records"]:
+            record = RequestRecord(start=r["start"], end=r["end"], sent=r["sent"])
+            record.chunk_times, record.prompt_tokens = r["chunks"], r["prompt_tokens"]
+            record.error, record.detail = r["error"], str(r.get("detail", ""))
+            records.append(record)
+        phases[name] = {**ph, "records": records}
+    return phases
+
+
 def start_server(
     binary: str, threads: int, log: Path, env: dict[str, str]
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -393,7 +422,13 @@ def main() -> None:
         "--trace", action="store_true",
         help="export the server's spans to a receiver here: per-request server phases",
     )  # fmt: skip
+    parser.add_argument(
+        "--summarize", action="store_true", help="print the summary of an OUT.json written before"
+    )
     args = parser.parse_args()
+    if args.summarize:
+        summary(load(args.out))
+        return
     if args.rate is None:
         args.rate = [] if args.idle_sweep else [0.8]
     proc = None
@@ -438,6 +473,7 @@ def main() -> None:
                     "chunks": r.chunk_times,
                     "prompt_tokens": r.prompt_tokens,
                     "error": r.error,
+                    "detail": r.detail,
                 }
                 for r in ph["records"]  # type: ignore[attr-defined]
             ],
