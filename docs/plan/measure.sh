@@ -60,11 +60,15 @@ echo "open-loop rates: $RATES req/s"
 PROFILE="$OUT/profile.yaml"
 if [ -n "${REPEAT:-}" ]; then
   # Drift guard on a shared machine: measure the closed loop again after the open-loop run and
-  # validate against the mean of the two profiles (per level: mean tok/s, ITL, TTFT).
+  # validate against the mean of the two profiles (per level: mean tok/s, ITL, TTFT; and the
+  # wake-up, measured again after it).
   "$BIN" bench "${COMMON[@]}" --concurrency 1,2,4,8 --requests "$REQUESTS" \
     --output "$OUT/closed-after" --profile "$OUT/profile-after.yaml" \
     --profile-field "name=$NAME" --profile-field "params_b=$PARAMS_B" \
     --profile-field "threads=$THREADS" --profile-field parallel=8
+  .venv/bin/python docs/plan/ttft_probe.py "$OUT/wake-after.json" --url "http://127.0.0.1:$PORT" \
+    --no-closed --idle-sweep "0,${WAKE_PAUSE:-1}" --closed "${WAKE_ROUNDS:-12}" \
+    --tokens "$TOKENS" --profile "$OUT/profile-after.yaml" | tee "$OUT/wake-after.txt"
   .venv/bin/python - "$OUT" <<'PY'
 import sys
 from inferstack.plan.profiles import load_profile, save_profile
@@ -77,9 +81,11 @@ for p in a.points:
     mean = lambda x, y: None if x is None or y is None else (x + y) / 2
     points.append(p.model_copy(update={k: mean(getattr(p, k), getattr(q, k)) for k in (
         "decode_tok_per_s", "itl_ms", "ttft_ms", "prefill_tok_per_s")}))
+wake = {k: mean(getattr(a, k), getattr(b, k)) for k in ("wake_ms", "wake_pause_s")}
 src = a.source.model_copy(update={"notes": a.source.notes + " Mean of the closed loop before "
                                   "and after the open-loop run (REPEAT=1)."})
-save_profile(a.model_copy(update={"points": points, "source": src}), f"{out}/profile-mean.yaml")
+save_profile(a.model_copy(update={"points": points, "source": src, **wake}),
+             f"{out}/profile-mean.yaml")
 PY
   PROFILE="$OUT/profile-mean.yaml"
 fi
