@@ -1,6 +1,7 @@
 """Streaming passthrough: relay the upstream's server-sent events chunk by chunk.
 
-Each upstream chunk becomes one write to the client as soon as it arrives; only an event cut
+What the upstream sent is written to the client as soon as the relay would otherwise wait for
+more: the events of every chunk already received go out in one write, and only an event cut
 in half by the network waits for its end. The relay reads the final usage chunk (which the
 gateway always asks for) and drops it again when the client did not ask for it. A client that
 goes away before that chunk is charged for what was relayed: one token per content event, the
@@ -18,12 +19,12 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 import httpx
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from inferstack.errors import InferstackError, UpstreamError, error_sse
 from inferstack.gateway.guardrail import PiiGuardrail
@@ -71,8 +72,14 @@ class Relay:
         self.status = 499  # until the stream ends normally: the client went away
         self.ended_at: float | None = None
 
-    async def body(self) -> AsyncIterator[bytes]:
+    async def pump(self, send: Send) -> None:
+        """Write the stream's body to ``send`` (the response has started); ends it.
+
+        NOTE: events already received are written together: a write to the client costs more
+        than the event itself, and an upstream's chunks often arrive many to one read.
+        """
         buffer = b""
+        ready: list[bytes] = []  # whole events not yet written
         chunk = self._first
         try:
             while True:
@@ -80,32 +87,47 @@ class Relay:
                     buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
                     cut = buffer.rfind(b"\n\n")
                     if cut >= 0:
-                        ready, buffer = buffer[: cut + 2], buffer[cut + 2 :]
-                        out = self._filter(ready)
+                        events, buffer = buffer[: cut + 2], buffer[cut + 2 :]
+                        out = self._filter(events)
                         if out:
-                            yield out
+                            ready.append(out)
                             if DONE_EVENT in out:
                                 # The client has the whole answer: whatever the upstream does
                                 # next (close late, break off), this stream ended well.
                                 self.status = 200
                                 self._at_done = True
+                                await _write(send, ready, more=False)
                                 return
                 try:
-                    chunk = await anext(self._chunks)
+                    chunk = await self._next(send, ready)
                 except StopAsyncIteration:
                     break
             if buffer.strip():
-                yield buffer
+                ready.append(buffer)
             self.status = 200
+            await _write(send, ready, more=False)
         except httpx.HTTPError as exc:
             self.status = 502
             error = UpstreamError(f"upstream {self._deployment} broke off the stream: {exc!r}")
-            yield error_sse(error).encode() + DONE
+            ready.append(error_sse(error).encode() + DONE)
+            await _write(send, ready, more=False)
         except InferstackError as exc:  # the output guardrail refused a chunk
             self.status = exc.status
-            yield error_sse(exc).encode() + DONE
+            ready.append(error_sse(exc).encode() + DONE)
+            await _write(send, ready, more=False)
         finally:
             await self.close()
+
+    async def _next(self, send: Send, ready: list[bytes]) -> bytes:
+        """The upstream's next chunk; what is ``ready`` is written first if it must be
+        waited for (a chunk already received comes at once, and joins the same write)."""
+        step = anext(self._chunks).__await__()
+        try:
+            waits_on = step.send(None)
+        except StopIteration as done:  # already received: no wait
+            return done.value  # type: ignore[no-any-return]
+        await _write(send, ready, more=True)
+        return await _Resumed(step, waits_on)  # type: ignore[no-any-return]
 
     def _filter(self, events: bytes) -> bytes:
         if b'"usage"' not in events and self._guard is None:
@@ -173,15 +195,101 @@ class Relay:
             await self._on_close(self)
 
 
-class RelayResponse(StreamingResponse):
-    """A streaming response that settles its relay even if the body never started."""
+async def _write(send: Send, ready: list[bytes], *, more: bool) -> None:
+    if ready or not more:
+        body = ready[0] if len(ready) == 1 else b"".join(ready)
+        ready.clear()
+        await send({"type": "http.response.body", "body": body, "more_body": more})
+
+
+class _Resumed:
+    """Awaits the rest of a coroutine whose first step was run by hand and yielded
+    ``waits_on`` (what the task must wait for), exactly as the task would have run it."""
+
+    __slots__ = ("_step", "_waits_on")
+
+    def __init__(self, step: Generator[Any, None, Any], waits_on: Any) -> None:
+        self._step = step
+        self._waits_on = waits_on
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        step, waits_on = self._step, self._waits_on
+        while True:
+            try:
+                yield waits_on
+            except GeneratorExit:
+                step.close()
+                raise
+            except BaseException as exc:  # cancellation and the like: the coroutine's to handle
+                try:
+                    waits_on = step.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waits_on = step.send(None)
+                except StopIteration as done:
+                    return done.value
+
+
+class _Hangup:
+    """Cancels the task streaming a response when its client disconnects.
+
+    One plain task reading ``receive`` (Starlette's streaming response runs an anyio task
+    group per response for the same thing, which costs more than the relay itself).
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._streaming = asyncio.current_task()
+        self.happened = False
+        self._over = False
+        self._listener = asyncio.ensure_future(self._listen(receive))
+
+    async def _listen(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not self._over and self._streaming is not None:
+            self.happened = True
+            self._streaming.cancel()
+
+    def absorbs(self) -> bool:
+        """The cancellation being handled is this hang-up's (and no one else's)."""
+        return self.happened and self._streaming is not None and self._streaming.uncancel() == 0
+
+    def over(self) -> None:
+        self._over = True
+        if not self._listener.done():
+            self._listener.cancel()
+
+
+class RelayResponse(Response):
+    """A streaming response that writes the relay's events straight to ``send``, stops when
+    the client hangs up, and settles its relay even if the body never started."""
+
+    media_type = "text/event-stream"
 
     def __init__(self, relay: Relay, headers: dict[str, str]) -> None:
-        super().__init__(relay.body(), media_type="text/event-stream", headers=headers)
+        self.status_code = 200
+        self.background = None
+        self.init_headers(headers)
         self.relay = relay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hangup = _Hangup(receive)
+
+        async def send_body(message: Message) -> None:
+            if not message["more_body"]:
+                # NOTE: before the last write: a client that has it all reads as disconnected
+                # while the relay still drains the upstream, and that is no hang-up.
+                hangup.over()
+            await send(message)
+
         try:
-            await super().__call__(scope, receive, send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await self.relay.pump(send_body)
+        except asyncio.CancelledError:
+            if not hangup.absorbs():
+                raise
         finally:
+            hangup.over()
             await self.relay.close()
