@@ -22,12 +22,24 @@ from inferstack.errors import (
     error_body,
 )
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["error_response", "exception_response", "install_error_handlers"]
 
 
 def error_response(exc: InferstackError) -> JSONResponse:
     """The OpenAI error body of ``exc`` with its status and headers."""
     return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers)
+
+
+def exception_response(exc: Exception, log: logging.Logger) -> JSONResponse:
+    """What a request that raised ``exc`` answers: its OpenAI error, or a JSON 500 for anything
+    unexpected (logged with its traceback). Apps that serve a route outside FastAPI's stack
+    (the gateway's proxy fast path) render their errors here too."""
+    if isinstance(exc, InferstackError):
+        if exc.status >= 500:
+            log.error("request failed: %s", exc.message)
+        return error_response(exc)
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(InferstackError(f"internal error: {type(exc).__name__}"))
 
 
 def _validation_param(exc: RequestValidationError) -> str | None:
@@ -40,9 +52,7 @@ def install_error_handlers(app: FastAPI, log: logging.Logger) -> None:
 
     @app.exception_handler(InferstackError)
     async def on_inferstack_error(_: Request, exc: InferstackError) -> Response:
-        if exc.status >= 500:
-            log.error("request failed: %s", exc.message)
-        return error_response(exc)
+        return exception_response(exc, log)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
@@ -62,6 +72,4 @@ def install_error_handlers(app: FastAPI, log: logging.Logger) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> Response:  # top-level handler
-        log.exception("unexpected error")
-        error = InferstackError(f"internal error: {type(exc).__name__}")
-        return error_response(error)
+        return exception_response(exc, log)

@@ -13,12 +13,14 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from inferstack.console import mount_console
 from inferstack.gateway.audit import AuditTrail
 from inferstack.gateway.cache import MemoryCache, RedisCache, ResponseCache
 from inferstack.gateway.db import Database
 from inferstack.gateway.deployments import DeploymentPool
+from inferstack.gateway.fastpath import GatewayApp, ProxyEndpoint
 from inferstack.gateway.guardrail import PiiGuardrail
 from inferstack.gateway.handler import OpenAIHandler
 from inferstack.gateway.health import HealthChecker
@@ -275,22 +277,29 @@ def build_gateway_app(
         finally:
             await gw.stop()
 
-    app = FastAPI(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = GatewayApp(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.gateway = gw
     install_error_handlers(app, logger)
     for module in (openai, keys, teams, users, models, spend, usage, ops):
         app.include_router(module.router)
     if settings.console.enabled:
         mount_console(app, gw, settings.console, key_spec=KeyGenerateRequest)
+    cors = {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": ["*"],
+        "allow_headers": ["*"],
+    }
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
-        )
+        app.add_middleware(CORSMiddleware, **cors)
     openai_routes = {getattr(r, "path", "") for r in openai.router.routes}
     app.add_middleware(TracingMiddleware, telemetry=gw.telemetry, routes=openai_routes)
     # NOTE: added last so it is outermost: every response, errors included, carries the id.
     app.add_middleware(RequestIdMiddleware)
+    # The proxy routes skip FastAPI's stack but keep these middlewares, in the same order.
+    endpoint: ASGIApp = ProxyEndpoint(gw.openai, logger)
+    if settings.cors_origins:
+        endpoint = CORSMiddleware(endpoint, **cors)
+    app.fast_path = RequestIdMiddleware(
+        TracingMiddleware(endpoint, telemetry=gw.telemetry, routes=openai_routes)
+    )
     return app
