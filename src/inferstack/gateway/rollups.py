@@ -10,7 +10,7 @@ is what a ranking or series not filtered by model reads: fewer rows.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from inferstack.gateway.db import UsageRollup
 
@@ -91,7 +91,7 @@ def aggregate(entries: Iterable[UsageEntry]) -> dict[tuple[Any, ...], _Sums]:
     return sums
 
 
-async def add_rollups(session: AsyncSession, entries: list[UsageEntry]) -> None:
+async def add_rollups(session: AsyncSession | AsyncConnection, entries: list[UsageEntry]) -> None:
     """Add ``entries`` to their rollup rows (upserts, in ``session``'s transaction)."""
     if not entries:
         return
@@ -114,22 +114,23 @@ async def add_rollups(session: AsyncSession, entries: list[UsageEntry]) -> None:
         # NOTE: one order for every writer, so replicas upserting the same rows never deadlock.
         for (g, dim, group_id, model, bucket), s in sorted(sums.items(), key=lambda kv: kv[0])
     ]
-    dialect = session.get_bind().dialect.name
+    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+    await session.execute(_upsert(bind.dialect.name), rows)
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The rollup upsert, built once per dialect (executed with one parameter set per row)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    by_statement: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for index, row in enumerate(rows):
-        by_statement[index // 500].append(row)
-    for chunk in by_statement.values():
-        stmt = insert(UsageRollup).values(chunk)
-        excluded = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=_CONFLICT,
-            set_={
-                "requests": UsageRollup.requests + excluded.requests,
-                "prompt_tokens": UsageRollup.prompt_tokens + excluded.prompt_tokens,
-                "completion_tokens": UsageRollup.completion_tokens + excluded.completion_tokens,
-                "cost": UsageRollup.cost + excluded.cost,
-                "errors": UsageRollup.errors + excluded.errors,
-            },
-        )
-        await session.execute(stmt)
+    stmt = insert(UsageRollup)
+    excluded = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=_CONFLICT,
+        set_={
+            "requests": UsageRollup.requests + excluded.requests,
+            "prompt_tokens": UsageRollup.prompt_tokens + excluded.prompt_tokens,
+            "completion_tokens": UsageRollup.completion_tokens + excluded.completion_tokens,
+            "cost": UsageRollup.cost + excluded.cost,
+            "errors": UsageRollup.errors + excluded.errors,
+        },
+    )

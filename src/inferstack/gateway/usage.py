@@ -218,26 +218,30 @@ class UsageRecorder:
 
     async def _write(self, batch: list[UsageEntry]) -> dict[str, float]:
         """Spend logs, rollups and key/team/user spend of ``batch``, in one transaction; an
-        entry already written (replayed from the outbox) is skipped for all three."""
+        entry already written (replayed from the outbox) is skipped for all three.
+
+        NOTE: Core statements on a connection, not the ORM: each is compiled once and cached,
+        and a batch costs a few executes instead of a session and its unit of work.
+        """
         spend: dict[str, float] = defaultdict(float)
-        async with self._db.session() as session:
+        async with self._db.engine.begin() as conn:
             ids = [e.entry_id for e in batch]
             done = set(
-                await session.scalars(select(SpendLog.entry_id).where(SpendLog.entry_id.in_(ids)))
+                await conn.scalars(select(_LOGS.c.entry_id).where(_LOGS.c.entry_id.in_(ids)))
             )
             fresh = [e for e in batch if e.entry_id not in done]
-            session.add_all([_log_row(e) for e in fresh])
+            if fresh:
+                await conn.execute(_INSERT_LOG, [_log_row(e) for e in fresh])
             for e in fresh:
                 if e.cost > 0:
                     for name in spend_names(e):
                         spend[name] += e.cost
-            await add_rollups(session, fresh)
+            await add_rollups(conn, fresh)
             for name, cost in sorted(spend.items()):  # one order: no deadlock between replicas
                 table, row_id = _spender(name)
-                await session.execute(
+                await conn.execute(
                     update(table).where(table.id == row_id).values(spend=table.spend + cost)
                 )
-            await session.commit()
         return spend
 
 
@@ -250,24 +254,28 @@ def _spender(name: str) -> tuple[type[VirtualKey] | type[Team] | type[User], str
     return VirtualKey, name
 
 
-def _log_row(e: UsageEntry) -> SpendLog:
-    return SpendLog(
-        entry_id=e.entry_id,
-        request_id=e.request_id,
-        key_id=e.key_id,
-        team_id=e.team_id,
-        user_id=e.user_id,
-        trace_id=e.trace_id,
-        endpoint=e.endpoint,
-        model_group=e.model_group,
-        deployment=e.deployment,
-        prompt_tokens=e.usage.prompt_tokens,
-        completion_tokens=e.usage.completion_tokens,
-        latency_ms=e.latency_s * 1000,
-        ttft_ms=e.ttft_s * 1000 if e.ttft_s is not None else None,
-        cost=e.cost,
-        status_code=e.status_code,
-        stream=e.stream,
-        cache_hit=e.cache_hit,
-        created_at=e.created_at,
-    )
+_LOGS = SpendLog.__table__
+_INSERT_LOG = _LOGS.insert()
+
+
+def _log_row(e: UsageEntry) -> dict[str, object]:
+    return {
+        "entry_id": e.entry_id,
+        "request_id": e.request_id,
+        "key_id": e.key_id,
+        "team_id": e.team_id,
+        "user_id": e.user_id,
+        "trace_id": e.trace_id,
+        "endpoint": e.endpoint,
+        "model_group": e.model_group,
+        "deployment": e.deployment,
+        "prompt_tokens": e.usage.prompt_tokens,
+        "completion_tokens": e.usage.completion_tokens,
+        "latency_ms": e.latency_s * 1000,
+        "ttft_ms": e.ttft_s * 1000 if e.ttft_s is not None else None,
+        "cost": e.cost,
+        "status_code": e.status_code,
+        "stream": e.stream,
+        "cache_hit": e.cache_hit,
+        "created_at": e.created_at,
+    }
