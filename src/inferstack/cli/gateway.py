@@ -29,7 +29,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
+
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # NOTE: httpx logs every upstream request at INFO: a log line per proxied request
+        # (the gateway's own metrics and spend logs count them); kept with --log-level DEBUG.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     from inferstack.gateway import GatewaySettings, build_gateway_app, ensure_master_key
 
