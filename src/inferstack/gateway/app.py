@@ -42,6 +42,7 @@ from inferstack.gateway.settlement import Settlement
 from inferstack.gateway.spend import SpendReports
 from inferstack.gateway.teams import TeamService
 from inferstack.gateway.tracing import GatewayTracer
+from inferstack.gateway.upstream_http import upstream_mounts
 from inferstack.gateway.usage import UsageRecorder
 from inferstack.gateway.usage_reports import UsageReports
 from inferstack.gateway.users import UserService
@@ -163,6 +164,8 @@ def _build(
     # requests in its own pool; upstreams do admission control.
     client = httpx.AsyncClient(
         transport=transport,
+        # plain-HTTP upstreams (the model servers) on the lean transport, unless one is given
+        mounts=upstream_mounts() if transport is None else None,
         limits=httpx.Limits(max_connections=4096, max_keepalive_connections=512),
         timeout=httpx.Timeout(settings.router.timeout_s, connect=settings.router.connect_timeout_s),
     )
