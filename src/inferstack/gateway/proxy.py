@@ -91,6 +91,8 @@ class Proxy:
         self._cache_shared = cache_shared
         self._sleep = sleep
         self._tracer = tracer or GatewayTracer(Telemetry.disabled())
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._connect = {"connect": router.connect_timeout_s}
 
     async def handle(self, call: ProxyCall) -> Response:
         """Answer ``call``; the call is settled (usage recorded, limits freed) on every path."""
@@ -116,6 +118,13 @@ class Proxy:
         finally:
             if not streaming and not call.done:  # cancelled: the client went away
                 await self._settle.done(call, None, Usage(), 499)
+
+    def _url(self, dep: Deployment, endpoint: str) -> httpx.URL:
+        key = (dep.config.api_base, endpoint)
+        url = self._urls.get(key)
+        if url is None:
+            url = self._urls[key] = httpx.URL(dep.url(endpoint))
+        return url
 
     def _cache_key(self, call: ProxyCall) -> str:
         # NOTE: scoped by key unless the operator shares the cache: otherwise one tenant would
@@ -230,12 +239,22 @@ class Proxy:
         timeout_s = dep.config.timeout_s or self._router.timeout_s
         headers = self._headers(call, dep)
         span = self._tracer.start_attempt(call, dep, headers)
-        request = self._client.build_request(
+        # NOTE: built here, not by client.build_request: nothing of the client's (default
+        # headers, cookies, params) belongs on an upstream call, and merging them costs more
+        # than the request itself.
+        request = httpx.Request(
             "POST",
-            dep.url(call.endpoint),
+            self._url(dep, call.endpoint),
             content=self._upstream_body(call, dep),
             headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=self._router.connect_timeout_s),
+            extensions={
+                "timeout": {
+                    **self._connect,
+                    "read": timeout_s,
+                    "write": timeout_s,
+                    "pool": timeout_s,
+                }
+            },
         )
         sent_at = time.perf_counter()
         self._settle.overhead(call, sent_at)
