@@ -33,7 +33,7 @@ def _encode(entry: UsageEntry) -> bytes:
     data: dict[str, Any] = {
         name: getattr(entry, name)
         for name in entry.__dataclass_fields__
-        if name not in ("usage", "created_at", "segment")
+        if name not in ("usage", "created_at", "segment", "fresh")
     }
     data["prompt_tokens"] = entry.usage.prompt_tokens
     data["completion_tokens"] = entry.usage.completion_tokens
@@ -45,7 +45,7 @@ def _decode(line: bytes) -> UsageEntry:
     data = json.loads(line)
     usage = Usage(data.pop("prompt_tokens"), data.pop("completion_tokens"))
     created_at = datetime.fromisoformat(data.pop("created_at"))
-    return UsageEntry(usage=usage, created_at=created_at, **data)
+    return UsageEntry(usage=usage, created_at=created_at, fresh=False, **data)
 
 
 @dataclass

@@ -81,6 +81,7 @@ class UsageEntry:
     created_at: datetime = field(default_factory=utcnow)
     entry_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unique: never doubled
     segment: int = 0  # the outbox segment holding it (not stored)
+    fresh: bool = True  # never written nor replayed: it cannot be in the database (not stored)
     team_id: str | None = None
     user_id: str | None = None
     trace_id: str | None = None
@@ -224,10 +225,15 @@ class UsageRecorder:
         and a batch costs a few executes instead of a session and its unit of work.
         """
         spend: dict[str, float] = defaultdict(float)
+        # NOTE: only an entry tried before (or replayed) may be in the database already.
+        ids = [e.entry_id for e in batch if not e.fresh]
+        for e in batch:
+            e.fresh = False
         async with self._db.engine.begin() as conn:
-            ids = [e.entry_id for e in batch]
-            done = set(
-                await conn.scalars(select(_LOGS.c.entry_id).where(_LOGS.c.entry_id.in_(ids)))
+            done = (
+                set(await conn.scalars(select(_LOGS.c.entry_id).where(_LOGS.c.entry_id.in_(ids))))
+                if ids
+                else set()
             )
             fresh = [e for e in batch if e.entry_id not in done]
             if fresh:
