@@ -35,7 +35,8 @@ class FakeUpstream:
 
     ``fail[host]`` is a list of outcomes consumed one per request: an int status code, or
     ``"connect"`` / ``"timeout"`` / ``"break"`` (stream breaks after the first chunk) /
-    ``"linger"`` (stream keeps its connection open after ``[DONE]``).
+    ``"linger"`` (stream keeps its connection open after ``[DONE]``) / ``"stall"`` (stream
+    sends its first event, then waits forever).
     ``poison(body)`` returns a status for requests that fail on every host (like a request
     that crashes the model server's handler), or None.
     """
@@ -137,6 +138,9 @@ class FakeUpstream:
                 "choices": [choice],
             }
             yield f"data: {json.dumps(chunk)}\n\n".encode()
+            if outcome == "stall" and i == 0:  # sends one event, then nothing more
+                self.hanging.set()
+                await asyncio.Event().wait()
             if outcome == "break" and i == 0:
                 raise httpx.ReadError("connection reset by peer")
             await asyncio.sleep(0)
