@@ -228,3 +228,20 @@ async def test_a_client_gone_while_sending_its_body_gets_no_answer_and_holds_not
     assert sent == []
     # its parallel slot was given back: the next request on the key is served
     assert (await gateway.chat(key)).status_code == 200
+
+
+async def test_cors_headers_on_the_fast_path_when_configured(make_gateway) -> None:
+    async with make_gateway(cors_origins=["http://ui.example"]) as gw:
+        _without_fastapi(gw)
+        response = await gw.client.post(
+            CHAT,
+            json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]},
+            headers={**gw.auth(), "origin": "http://ui.example"},
+        )
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "http://ui.example"
+        other = await gw.client.post(
+            CHAT, json={"model": "chat"}, headers={"origin": "http://elsewhere.example"}
+        )
+        assert other.status_code == 401
+        assert "access-control-allow-origin" not in other.headers
