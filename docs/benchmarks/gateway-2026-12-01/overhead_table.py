@@ -31,7 +31,7 @@ def table(path: str) -> str:
             rps, cores, p50 = stats["req_per_s"], stats["cpu_cores"], stats["e2e_ms"]["p50"]
             base = p50 if t["name"] == direct else base
             per_core[(level, t["name"])] = rps / cores
-            added = "—" if t["name"] == direct else f"+{p50 - base:.2f} ms"
+            added = "—" if t["name"] == direct else f"{p50 - base:+.2f} ms"
             rows.append(
                 f"| {level:g} | {t['name']} | {rps:.1f} | {cores:.2f} | {rps / cores:.0f} | "
                 f"{1000 * cores / rps:.2f} | {p50:.2f} ms | {added} |"
