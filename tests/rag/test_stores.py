@@ -104,3 +104,26 @@ def test_reopening_keeps_the_data(
     finally:
         again.drop()
         again.close()
+
+
+@pytest.mark.parametrize(
+    ("uri", "relaxed"),
+    [
+        ("/tmp/kb/milvus.db", True),  # Milvus Lite in-process
+        ("http://127.0.0.1:19530", True),  # `milvus-lite server` on this machine
+        ("http://localhost:19530", True),
+        ("http://milvus.rag.svc:19530", False),  # a Milvus server keeps pymilvus' pings
+        ("https://in01.example.zillizcloud.com", False),
+    ],
+)
+def test_milvus_lite_clients_ping_within_its_servers_policy(uri: str, relaxed: bool) -> None:
+    from inferstack.rag.stores.milvus import _client_options
+
+    options = _client_options(uri)
+    if not relaxed:
+        assert options == {}
+        return
+    grpc = options["grpc_options"]
+    # gRPC's default server policy: no ping more often than every 5 minutes without data.
+    assert grpc["grpc.keepalive_time_ms"] > 300_000
+    assert grpc["grpc.keepalive_permit_without_calls"] == 0

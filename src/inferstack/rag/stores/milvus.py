@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from inferstack.rag.stores.base import BUILTIN_FILTER_KEYS, VectorStore
 from inferstack.rag.types import Chunk, Metadata
@@ -25,6 +26,23 @@ def milvus_filter(filters: Metadata) -> str:
     return " and ".join(terms)
 
 
+_LOOPBACK_KEEPALIVE = {"grpc.keepalive_time_ms": 360_000, "grpc.keepalive_permit_without_calls": 0}
+"""gRPC keepalive for a Milvus Lite server on this machine. pymilvus pings every 10 s, even
+without calls; Milvus Lite's server keeps gRPC's default policy (at most one ping per 5 min
+without data), so an idle client collects strikes, is sent GOAWAY ``too_many_pings`` and its
+next call fails to reconnect. On loopback a dead peer shows as a reset, not a silent drop, so
+pings past that policy's interval lose nothing."""
+
+
+def _client_options(uri: str) -> dict[str, Any]:
+    """``MilvusClient`` options for ``uri``: the relaxed keepalive on a local file or a loopback
+    server (the Milvus Lite cases), pymilvus' own defaults for any other server."""
+    host = urlsplit(uri).hostname if uri.startswith(("http://", "https://")) else None
+    if uri.startswith(("http://", "https://")) and host not in ("127.0.0.1", "localhost", "::1"):
+        return {}
+    return {"grpc_options": dict(_LOOPBACK_KEEPALIVE)}
+
+
 class MilvusStore(VectorStore):
     def __init__(self, uri: str, collection: str, dimensions: int, token: str | None = None):
         super().__init__()
@@ -32,7 +50,7 @@ class MilvusStore(VectorStore):
 
         self.uri = uri
         self.name = "milvus-lite" if not uri.startswith(("http://", "https://")) else "milvus"
-        self.client = MilvusClient(uri=uri, token=token or "")
+        self.client = MilvusClient(uri=uri, token=token or "", **_client_options(uri))
         self.collection = collection
         self.dimensions = dimensions
         if not self.client.has_collection(collection):
