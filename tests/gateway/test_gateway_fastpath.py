@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from inferstack.gateway.fastpath import FAST_ROUTES
 from inferstack.telemetry import Telemetry, TelemetrySettings
+from support.asgi import post_scope
 
 from .conftest import GatewayHarness, gateway_settings, running_gateway
 
@@ -150,23 +151,6 @@ async def test_the_fast_path_traces_its_requests(
     telemetry.shutdown()
 
 
-def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("gateway", 80),
-    }
-
-
 async def test_a_client_that_hangs_up_mid_stream_is_charged_for_what_it_was_sent(
     gateway,
 ) -> None:
@@ -194,7 +178,7 @@ async def test_a_client_that_hangs_up_mid_stream_is_charged_for_what_it_was_sent
             hung_up.set()
 
     headers = [(b"authorization", f"Bearer {key}".encode()), (b"x-request-id", b"hangup-1")]
-    await asyncio.wait_for(gateway.app(_scope(CHAT, headers), receive, send), 10)
+    await asyncio.wait_for(gateway.app(post_scope(CHAT, headers), receive, send), 10)
     assert gateway.upstream.hanging.is_set()
     assert (b"x-request-id", b"hangup-1") in sent[0]["headers"]
     assert [m.get("more_body") for m in sent[1:]] == [True]  # nothing after the hang-up
@@ -224,7 +208,7 @@ async def test_a_client_gone_while_sending_its_body_gets_no_answer_and_holds_not
         sent.append(message)
 
     headers = [(b"authorization", f"Bearer {key}".encode())]
-    await asyncio.wait_for(gateway.app(_scope(CHAT, headers), receive, send), 10)
+    await asyncio.wait_for(gateway.app(post_scope(CHAT, headers), receive, send), 10)
     assert sent == []
     # its parallel slot was given back: the next request on the key is served
     assert (await gateway.chat(key)).status_code == 200

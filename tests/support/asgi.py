@@ -34,10 +34,9 @@ class Client:
         return json.loads(self.body)
 
 
-async def call(app: ASGIApp, path: str, payload: dict[str, Any], client: Client) -> None:
-    """POST ``payload`` to ``path`` as ``client``; returns when the app's call returns."""
-    data = json.dumps(payload).encode()
-    scope = {
+def post_scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The ASGI scope of a ``POST path`` over HTTP/1.1 from 127.0.0.1 with ``headers``."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -47,14 +46,23 @@ async def call(app: ASGIApp, path: str, payload: dict[str, Any], client: Client)
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+
+
+async def call(app: ASGIApp, path: str, payload: dict[str, Any], client: Client) -> None:
+    """POST ``payload`` to ``path`` as ``client``; returns when the app's call returns."""
+    data = json.dumps(payload).encode()
+    scope = post_scope(
+        path,
+        [
             (b"host", b"test"),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(data)).encode()),
         ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("test", 80),
-    }
+    )
     body_sent = False
 
     async def receive() -> Message:
