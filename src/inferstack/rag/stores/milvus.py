@@ -37,8 +37,8 @@ pings past that policy's interval lose nothing."""
 def _client_options(uri: str) -> dict[str, Any]:
     """``MilvusClient`` options for ``uri``: the relaxed keepalive on a local file or a loopback
     server (the Milvus Lite cases), pymilvus' own defaults for any other server."""
-    host = urlsplit(uri).hostname if uri.startswith(("http://", "https://")) else None
-    if uri.startswith(("http://", "https://")) and host not in ("127.0.0.1", "localhost", "::1"):
+    remote = uri.startswith(("http://", "https://"))
+    if remote and urlsplit(uri).hostname not in ("127.0.0.1", "localhost", "::1"):
         return {}
     return {"grpc_options": dict(_LOOPBACK_KEEPALIVE)}
 
