@@ -10,7 +10,7 @@ def test_common_prefix() -> None:
 
 
 def test_new_request_takes_the_free_slot_with_the_longest_prefix() -> None:
-    table = SlotTable(3, allow_copy=False)
+    table = SlotTable(3, compact=False)
     table.slots[0].tokens = [9, 9, 9]
     table.slots[1].tokens = [1, 2, 3, 4]
     for slot in table.slots:
@@ -24,7 +24,7 @@ def test_new_request_takes_the_free_slot_with_the_longest_prefix() -> None:
 
 def test_reuse_never_covers_the_whole_prompt() -> None:
     """The last prompt token must be decoded again to get logits for the first output."""
-    table = SlotTable(1, allow_copy=False)
+    table = SlotTable(1, compact=False)
     table.slots[0].tokens = [1, 2, 3, 4, 5]
     table.slots[0].aligned = 5
     plan = table.plan([1, 2, 3])
@@ -32,7 +32,7 @@ def test_reuse_never_covers_the_whole_prompt() -> None:
 
 
 def test_busy_slots_are_not_planned_and_full_table_waits() -> None:
-    table = SlotTable(2, allow_copy=False)
+    table = SlotTable(2, compact=False)
     for _ in table.slots:
         plan = table.plan([1, 2])
         assert plan is not None
@@ -45,7 +45,7 @@ def test_busy_slots_are_not_planned_and_full_table_waits() -> None:
 
 
 def test_unified_cache_borrows_a_prefix_from_a_busy_slot() -> None:
-    table = SlotTable(3, allow_copy=True)
+    table = SlotTable(3, compact=False)
     system = list(range(100, 150))
     first = table.plan([*system, 1, 2])
     assert first is not None
@@ -61,17 +61,39 @@ def test_unified_cache_borrows_a_prefix_from_a_busy_slot() -> None:
     assert slot.tokens == system
 
 
-def test_without_unified_cache_no_copy_is_planned() -> None:
-    table = SlotTable(2, allow_copy=False)
-    table.slots[0].tokens = [1, 2, 3, 4]
-    table.slots[0].aligned = 4
-    table.slots[0].busy = True
+def test_streams_keep_running_sequences_on_the_lowest_ids() -> None:
+    """With one KV stream per sequence, llama.cpp decodes a step's streams together only when
+    their ids are consecutive: a request takes the lowest free id and copies its prefix from
+    wherever it is cached, busy or idle."""
+    table = SlotTable(4, compact=True)
+    table.slots[3].tokens = [1, 2, 3, 4]
+    table.slots[3].aligned = 4
     plan = table.plan([1, 2, 3, 9])
-    assert plan is not None and plan.copy_from is None and plan.reuse == 0
+    assert plan is not None
+    assert plan.slot.seq_id == 0 and plan.copy_from is table.slots[3] and plan.reuse == 3
+    first = table.acquire(plan, [1, 2, 3, 9])
+    table.prefilled(first, 3, [9])
+    plan = table.plan([5, 6])
+    assert plan is not None and plan.slot.seq_id == 1 and plan.copy_from is None
+    table.acquire(plan, [5, 6])
+    # The lowest id freed is the next one taken, even beside a slot with a longer prefix.
+    table.release(first)
+    plan = table.plan([1, 2, 3, 9, 10])
+    assert plan is not None and plan.slot is first and plan.copy_from is None
+    assert plan.reuse == 4
+
+
+def test_streams_copy_nothing_when_no_prefix_is_cached() -> None:
+    table = SlotTable(2, compact=True)
+    table.slots[1].tokens = [7, 7]
+    table.slots[1].aligned = 2
+    plan = table.plan([1, 2, 3])
+    assert plan is not None and plan.slot.seq_id == 0
+    assert plan.copy_from is None and plan.reuse == 0
 
 
 def test_least_recently_used_slot_is_evicted_first() -> None:
-    table = SlotTable(2, allow_copy=False)
+    table = SlotTable(2, compact=False)
     a = table.plan([1])
     assert a is not None
     table.release(table.acquire(a, [1]))
@@ -80,7 +102,7 @@ def test_least_recently_used_slot_is_evicted_first() -> None:
 
 
 def test_reuse_can_be_refused() -> None:
-    table = SlotTable(2, allow_copy=True)
+    table = SlotTable(2, compact=False)
     table.slots[0].tokens = [1, 2, 3, 4]
     table.slots[0].aligned = 4
     plan = table.plan([1, 2, 3, 9], allow_reuse=False)
@@ -88,7 +110,7 @@ def test_reuse_can_be_refused() -> None:
 
 
 def test_forget_empties_every_slot() -> None:
-    table = SlotTable(2, allow_copy=True)
+    table = SlotTable(2, compact=False)
     table.slots[0].tokens = [1, 2]
     table.slots[1].tokens = [3]
     table.forget()
@@ -105,7 +127,7 @@ def _prefill(table: SlotTable, slot, prompt: list[int]) -> None:
 
 
 def test_reuse_stops_at_a_boundary_of_whole_aligned_chunks() -> None:
-    table = SlotTable(2, allow_copy=True, chunk=4)
+    table = SlotTable(2, compact=False, chunk=4)
     first = list(range(10))  # chunks [0,4) [4,8) whole, [8,10) partial
     plan = table.plan(first)
     assert plan is not None
@@ -126,7 +148,7 @@ def test_reuse_stops_at_a_boundary_of_whole_aligned_chunks() -> None:
 
 
 def test_chunks_end_at_absolute_multiples() -> None:
-    table = SlotTable(1, allow_copy=False, chunk=64)
+    table = SlotTable(1, compact=False, chunk=64)
     assert table.chunk_end(0, 660) == 64
     assert table.chunk_end(640, 660) == 660
     assert table.chunk_end(100, 660) == 128  # a chunk split by the budget resumes on the grid
@@ -135,13 +157,13 @@ def test_chunks_end_at_absolute_multiples() -> None:
     table.prefilled(slot, 40, list(range(40, 64)))
     assert slot.aligned == 0  # computed in other shapes than a cold start: not reusable
     with pytest.raises(ValueError):
-        SlotTable(1, allow_copy=False, chunk=0)
+        SlotTable(1, compact=False, chunk=0)
 
 
 def test_several_chunks_at_once_make_their_whole_chunks_reusable() -> None:
     """Beside other sequences a prompt is prefilled in one span: its whole aligned chunks
     count as if computed one by one; a span cut by the budget stops the aligned prefix."""
-    table = SlotTable(2, allow_copy=False, chunk=64)
+    table = SlotTable(2, compact=False, chunk=64)
     whole = table.slots[0]
     table.prefilled(whole, 0, list(range(200)))  # [0,192) in three whole chunks, then 8
     assert whole.aligned == 192

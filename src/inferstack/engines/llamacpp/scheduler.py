@@ -62,7 +62,7 @@ class Scheduler:
         # A chunk never exceeds one step's token budget.
         chunk = min(model.settings.prefill_chunk, batch_size)
         self.slots = SlotTable(
-            model.settings.parallel, allow_copy=model.settings.kv_unified, chunk=chunk
+            model.settings.parallel, compact=not model.settings.kv_unified, chunk=chunk
         )
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
@@ -170,9 +170,11 @@ class Scheduler:
             mem, sid = self.model.memory, plan.slot.seq_id
             reuse = plan.reuse
             if plan.copy_from is not None:
+                # The whole source, then trimmed: llama.cpp copies between KV streams only
+                # whole (the buffer copy runs before the next decode).
                 ll.llama_memory_seq_rm(mem, sid, -1, -1)
-                ll.llama_memory_seq_cp(mem, plan.copy_from.seq_id, sid, 0, reuse)
-            elif not ll.llama_memory_seq_rm(mem, sid, reuse, -1):
+                ll.llama_memory_seq_cp(mem, plan.copy_from.seq_id, sid, -1, -1)
+            if not ll.llama_memory_seq_rm(mem, sid, reuse, -1):
                 # The cache cannot drop a suffix (recurrent models): start this slot over.
                 ll.llama_memory_seq_rm(mem, sid, -1, -1)
                 reuse = 0
@@ -199,18 +201,13 @@ class Scheduler:
             batch.logits[n] = logits
             n += 1
 
+        budget = self.batch_size - sum(seq.pending is not None for seq in self.running)
+        takes: dict[int, int] = {}
         for seq in self.running:
-            if seq.pending is not None:
-                assert seq.slot is not None
-                outputs.append((seq, n))
-                add(seq.pending, len(seq.slot.tokens), seq.slot.seq_id, True)
-        for seq in self.running:
-            budget = self.batch_size - n
             if budget <= 0:
                 break
             if not seq.prefilling:
                 continue
-            assert seq.slot is not None
             # NOTE: a prompt alone takes one aligned chunk per step, so it is always computed
             # in the same batch shapes, cached prefix or not (a chunk that does not fit the
             # budget is split, and then not reused later). Beside other sequences the shapes
@@ -218,14 +215,22 @@ class Scheduler:
             # then interrupts the running streams once, not once per chunk.
             alone = len(self.running) == 1
             end = self.slots.chunk_end(seq.n_past, len(seq.prompt)) if alone else len(seq.prompt)
-            take = min(budget, end - seq.n_past)
-            last = seq.n_past + take == len(seq.prompt)
-            for j in range(seq.n_past, seq.n_past + take):
-                add(seq.prompt[j], j, seq.slot.seq_id, False)
-            if last:
-                batch.logits[n - 1] = True
-                outputs.append((seq, n - 1))
-            chunks.append((seq, take))
+            takes[id(seq)] = take = min(budget, end - seq.n_past)
+            budget -= take
+        # In sequence-id order: llama.cpp decodes KV streams together only in a run of
+        # consecutive ids in batch order (see slots.py).
+        for seq in sorted(self.running, key=lambda s: s.slot.seq_id if s.slot else 0):
+            assert seq.slot is not None
+            if seq.pending is not None:
+                outputs.append((seq, n))
+                add(seq.pending, len(seq.slot.tokens), seq.slot.seq_id, True)
+            elif (take := takes.get(id(seq), 0)) > 0:
+                for j in range(seq.n_past, seq.n_past + take):
+                    add(seq.prompt[j], j, seq.slot.seq_id, False)
+                if seq.n_past + take == len(seq.prompt):
+                    batch.logits[n - 1] = True
+                    outputs.append((seq, n - 1))
+                chunks.append((seq, take))
         batch.n_tokens = n
         rc = ll.llama_decode(self.model.ctx, batch)
         if rc == 1:

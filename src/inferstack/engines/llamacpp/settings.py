@@ -63,10 +63,12 @@ class LlamaCppSettings(Settings):
         ),
     )
     kv_unified: bool = Field(
-        True,
+        False,
         description=(
-            "One KV buffer shared by all sequences: lets a request reuse another sequence's "
-            "prompt prefix (same system prompt) without prefilling it again."
+            "One KV buffer shared by all sequences instead of one stream per sequence. Either "
+            "way a request reuses another sequence's prompt prefix (same system prompt) without "
+            "prefilling it again; with streams each sequence attends over its own cells only, "
+            "which is faster when many sequences run (a prefix copy then duplicates a stream)."
         ),
     )
     gpu_layers: int = Field(0, ge=0, description="Layers to offload to a GPU build of llama.cpp.")

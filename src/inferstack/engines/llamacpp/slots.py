@@ -1,9 +1,17 @@
 """Slot bookkeeping for prompt-prefix reuse (pure Python; the scheduler applies the plans).
 
 Each slot is one llama.cpp sequence id and remembers which tokens its KV cells hold. A new
-request goes to the free slot whose cached tokens share the longest prefix with its prompt; with
-a unified KV cache it may instead borrow a longer prefix from any slot, busy or not, by copying
-those cells (a metadata operation in llama.cpp), so a shared system prompt is prefilled once.
+request may borrow the longest cached prefix of its prompt from any slot, busy or not, by
+copying it, so a shared system prompt is prefilled once.
+
+Where the request goes depends on the cache's layout:
+
+- a unified KV cache (one buffer for all sequences): to the free slot whose own cache shares
+  the longest prefix, the least recently used among equals; a copy there is a metadata
+  operation;
+- per-sequence KV streams (``compact``): to the free slot with the lowest id. llama.cpp decodes
+  the streams of one step together only when their ids are consecutive, so the running
+  sequences are kept on the lowest ids; a copy there duplicates the source's stream.
 """
 
 from __future__ import annotations
@@ -47,11 +55,11 @@ class SlotPlan:
 
 
 class SlotTable:
-    def __init__(self, n_slots: int, *, allow_copy: bool, chunk: int = 1) -> None:
+    def __init__(self, n_slots: int, *, compact: bool, chunk: int = 1) -> None:
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
         self.slots = [Slot(seq_id=i) for i in range(n_slots)]
-        self.allow_copy = allow_copy
+        self.compact = compact
         self.chunk = chunk
         self._clock = itertools.count(1)
 
@@ -72,15 +80,18 @@ class SlotTable:
             usable = min(common_prefix(s.tokens, prompt), limit, s.aligned)
             return usable - usable % self.chunk
 
+        source = max(self.slots, key=own)
+        if self.compact:
+            target = min(free, key=lambda s: s.seq_id)
+            if own(source) > own(target):
+                return SlotPlan(slot=target, reuse=own(source), copy_from=source)
+            return SlotPlan(slot=target, reuse=own(target))
         # Best own prefix; among equals, the least recently used slot keeps others' caches.
         target = max(free, key=lambda s: (own(s), -s.last_used))
-        reuse = own(target)
-        if self.allow_copy:
-            source = max(self.slots, key=own)
-            if own(source) > reuse:
-                victim = min(free, key=lambda s: (own(s) > 0, s.last_used))
-                return SlotPlan(slot=victim, reuse=own(source), copy_from=source)
-        return SlotPlan(slot=target, reuse=reuse)
+        if own(source) > own(target):
+            victim = min(free, key=lambda s: (own(s) > 0, s.last_used))
+            return SlotPlan(slot=victim, reuse=own(source), copy_from=source)
+        return SlotPlan(slot=target, reuse=own(target))
 
     def acquire(self, plan: SlotPlan, prompt: list[int]) -> Slot:
         """Mark the planned slot busy; its cached tokens become the reused prefix."""
