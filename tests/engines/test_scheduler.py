@@ -187,3 +187,46 @@ async def test_logprobs_come_from_the_real_logits() -> None:
             (t[2] for t in e.top), reverse=True
         )
         assert sum(math.exp(t[2]) for t in e.top) <= 1.0 + 1e-6
+
+
+def _text(deltas: list[Delta]) -> str:
+    return "".join(d.text for d in deltas)
+
+
+async def test_kv_streams_keep_running_sequences_low_and_caches_whole() -> None:
+    """With one KV stream per sequence: a sequence left above a free slot moves down into it
+    (its stream swapped with the free slot's through the scratch stream) and continues as if
+    nothing happened; caches displaced by a newcomer or by the move are kept, so two solo runs
+    of the same prompt still reuse its prefix and give the same text."""
+    engine = await started(prefill_chunk=8)
+    first = "The history of the city of Rome begins with a small village on the river"
+    second = "A recipe for bread needs flour, water, salt and yeast, and the first step is"
+    counting = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,"
+    try:
+        sched = engine._scheduler
+        assert sched is not None and not engine.settings.kv_unified
+        solo = {}
+        for prompt in (first, second):
+            solo[prompt] = await run(
+                engine.generate(request(prompt, max_tokens=6, temperature=0.0))
+            )
+        short = engine.generate(request(second, max_tokens=4, temperature=0.0))
+        counter = engine.generate(
+            request(counting, max_tokens=40, temperature=0.0, ignore_eos=True)
+        )
+        await anext(short)  # running on slot 0
+        out = [await anext(counter)]  # on slot 1
+        assert [s.slot.seq_id for s in sched.running if s.slot] == [0, 1]
+        await run(short)  # ends, leaving a free slot below the counter
+        out += await run(counter)
+        # The counter ended on slot 0 (its cache is the longest one there).
+        longest = max(sched.slots.slots, key=lambda slot: len(slot.tokens))
+        assert longest.seq_id == 0 and len(longest.tokens) > 80
+        assert _text(out).startswith(" 17, 18, 19, 20, 21, 22, 23, 24"), _text(out)
+        for prompt in (first, second):
+            again = await run(engine.generate(request(prompt, max_tokens=6, temperature=0.0)))
+            assert _text(again) == _text(solo[prompt])
+            usage = again[-1].usage
+            assert usage is not None and usage.cached_tokens >= 8, (prompt, usage)
+    finally:
+        await engine.shutdown()

@@ -171,3 +171,36 @@ def test_several_chunks_at_once_make_their_whole_chunks_reusable() -> None:
     table.prefilled(cut, 0, list(range(100)))  # the budget ended it inside [64,128)
     table.prefilled(cut, 100, list(range(100, 200)))
     assert cut.aligned == 64
+
+
+def test_streams_park_the_cache_the_lowest_slot_would_lose() -> None:
+    """Taking the lowest id must not evict more than the unified layout would: a cache there
+    that the request does not use moves to the least recently used free slot."""
+    table = SlotTable(3, compact=True)
+    first = table.acquire(p := table.plan([1, 2, 3, 4]), [1, 2, 3, 4])  # type: ignore[arg-type]
+    assert p is not None and first.seq_id == 0
+    table.prefilled(first, 0, [1, 2, 3, 4])
+    table.release(first)
+    plan = table.plan([8, 9])
+    assert plan is not None and plan.slot is first and plan.reuse == 0
+    assert plan.park is not None and plan.park.seq_id == 1
+    table.acquire(plan, [8, 9])
+    assert table.slots[1].tokens == [1, 2, 3, 4] and table.slots[1].aligned == 4
+    # The next turn of the first conversation finds its prefix in the parked slot.
+    again = table.plan([1, 2, 3, 4, 5])
+    assert again is not None and again.slot.seq_id == 1 and again.reuse == 4
+    assert again.copy_from is None and again.park is None
+
+
+def test_streams_move_the_highest_running_slot_into_a_hole() -> None:
+    table = SlotTable(4, compact=True)
+    slots = [table.acquire(p, [i]) for i in range(3) if (p := table.plan([i])) is not None]
+    assert [s.seq_id for s in slots] == [0, 1, 2] and table.next_move() is None
+    slots[1].tokens = [7, 7]
+    table.release(slots[1])
+    move = table.next_move()
+    assert move is not None and move == (table.slots[1], table.slots[2])
+    table.swap(*move)
+    assert [s.busy for s in table.slots] == [True, True, False, False]
+    assert table.slots[2].tokens == [7, 7] and table.next_move() is None
+    assert SlotTable(2, compact=False).next_move() is None

@@ -52,11 +52,16 @@ class LlamaModel:
         self.n_ctx_train = ll.llama_model_n_ctx_train(self.model)
 
         cparams = ll.llama_context_default_params()
-        cparams.n_seq_max = settings.parallel
+        # With KV streams one more sequence id is a scratch stream: moving a running sequence
+        # down to a free slot swaps the two slots' streams through it (see Scheduler).
+        self.scratch_seq = (
+            settings.parallel if settings.parallel > 1 and not settings.kv_unified else None
+        )
+        cparams.n_seq_max = settings.parallel + (self.scratch_seq is not None)
         cparams.kv_unified = settings.kv_unified
         # Every sequence may use the whole per-sequence context at once, so decode never runs
         # out of KV cells. A unified cache needs all of them in one buffer.
-        cparams.n_ctx = settings.ctx_size * settings.parallel
+        cparams.n_ctx = settings.ctx_size * cparams.n_seq_max
         cparams.n_batch = settings.batch_size
         cparams.n_ubatch = min(settings.batch_size, 512)
         cparams.n_threads = settings.threads

@@ -116,6 +116,7 @@ class Scheduler:
             outbox: Outbox = []
             self._reap_cancelled()
             self._admit()
+            self._compact()
             if self.running:
                 try:
                     self._step(outbox)
@@ -169,9 +170,11 @@ class Scheduler:
             seq = self.waiting.popleft()
             mem, sid = self.model.memory, plan.slot.seq_id
             reuse = plan.reuse
+            if plan.park is not None:
+                ll.llama_memory_seq_cp(mem, sid, plan.park.seq_id, -1, -1)
             if plan.copy_from is not None:
                 # The whole source, then trimmed: llama.cpp copies between KV streams only
-                # whole (the buffer copy runs before the next decode).
+                # whole (the buffer copies run before the next decode, in this order).
                 ll.llama_memory_seq_rm(mem, sid, -1, -1)
                 ll.llama_memory_seq_cp(mem, plan.copy_from.seq_id, sid, -1, -1)
             if not ll.llama_memory_seq_rm(mem, sid, reuse, -1):
@@ -185,6 +188,29 @@ class Scheduler:
             seq.timings.admitted_ns = time.time_ns()
             self.prefill_saved += reuse
             self.running.append(seq)
+
+    def _compact(self) -> None:
+        """Keep the running sequences on the lowest slot ids (KV streams): llama.cpp decodes
+        streams together only in runs of consecutive ids, so a free slot below a busy one
+        would split every step into two decodes. The highest busy slot's stream is swapped
+        with the lowest free one's through the scratch stream, which keeps the free slot's
+        cache (a finished conversation's prefix) for reuse. The copies run before the next
+        decode."""
+        scratch, mem = self.model.scratch_seq, self.model.memory
+        while scratch is not None and (move := self.slots.next_move()) is not None:
+            free, busy = move
+            keep = bool(free.tokens)
+            if keep:
+                ll.llama_memory_seq_cp(mem, free.seq_id, scratch, -1, -1)
+            ll.llama_memory_seq_cp(mem, busy.seq_id, free.seq_id, -1, -1)
+            ll.llama_memory_seq_rm(mem, busy.seq_id, -1, -1)
+            if keep:
+                ll.llama_memory_seq_cp(mem, scratch, busy.seq_id, -1, -1)
+                ll.llama_memory_seq_rm(mem, scratch, -1, -1)
+            moved = [seq for seq in self.running if seq.slot is busy]
+            self.slots.swap(free, busy)
+            for seq in moved:
+                seq.slot = free
 
     def _step(self, outbox: Outbox) -> None:
         batch = self._batch

@@ -52,6 +52,10 @@ class SlotPlan:
     """Prompt tokens whose KV is reused (never the whole prompt: the last one is decoded)."""
     copy_from: Slot | None = None
     """Copy positions [0, reuse) from this slot instead of trimming the slot's own cache."""
+    park: Slot | None = None
+    """With ``compact``: first move the slot's own cache, which this request does not use,
+    to this free slot (the least recently used), so taking the lowest id evicts what the
+    unified layout would evict."""
 
 
 class SlotTable:
@@ -83,9 +87,13 @@ class SlotTable:
         source = max(self.slots, key=own)
         if self.compact:
             target = min(free, key=lambda s: s.seq_id)
-            if own(source) > own(target):
-                return SlotPlan(slot=target, reuse=own(source), copy_from=source)
-            return SlotPlan(slot=target, reuse=own(target))
+            copy_from = source if own(source) > own(target) else None
+            reuse = own(copy_from or target)
+            spare = [s for s in free if s is not target and s is not copy_from]
+            park = None
+            if target.tokens and (copy_from is not None or reuse == 0) and spare:
+                park = min(spare, key=lambda s: (bool(s.tokens), s.last_used))
+            return SlotPlan(slot=target, reuse=reuse, copy_from=copy_from, park=park)
         # Best own prefix; among equals, the least recently used slot keeps others' caches.
         target = max(free, key=lambda s: (own(s), -s.last_used))
         if own(source) > own(target):
@@ -96,6 +104,9 @@ class SlotTable:
     def acquire(self, plan: SlotPlan, prompt: list[int]) -> Slot:
         """Mark the planned slot busy; its cached tokens become the reused prefix."""
         slot = plan.slot
+        if plan.park is not None:
+            plan.park.tokens, plan.park.aligned = slot.tokens, slot.aligned
+            plan.park.last_used = slot.last_used
         slot.busy = True
         slot.last_used = next(self._clock)
         slot.tokens = list(prompt[: plan.reuse])
@@ -117,6 +128,29 @@ class SlotTable:
     def release(self, slot: Slot) -> None:
         slot.busy = False
         slot.last_used = next(self._clock)
+
+    def next_move(self) -> tuple[Slot, Slot] | None:
+        """With ``compact``: the free slot with the lowest id below a busy one, and the busy
+        slot with the highest id, whose streams are swapped to keep the running sequences on
+        consecutive ids (``None`` when they are). The caller swaps the KV streams, then
+        :meth:`swap`."""
+        if not self.compact:
+            return None
+        free = [s for s in self.slots if not s.busy]
+        busy = [s for s in self.slots if s.busy]
+        if not free or not busy:
+            return None
+        low = min(free, key=lambda s: s.seq_id)
+        high = max(busy, key=lambda s: s.seq_id)
+        return (low, high) if low.seq_id < high.seq_id else None
+
+    @staticmethod
+    def swap(a: Slot, b: Slot) -> None:
+        """Exchange what two slots hold (their streams were swapped); ids stay in place."""
+        a.tokens, b.tokens = b.tokens, a.tokens
+        a.aligned, b.aligned = b.aligned, a.aligned
+        a.busy, b.busy = b.busy, a.busy
+        a.last_used, b.last_used = b.last_used, a.last_used
 
     def forget(self) -> None:
         """The cache was cleared: no slot holds any tokens."""
