@@ -204,3 +204,31 @@ def test_streams_move_the_highest_running_slot_into_a_hole() -> None:
     assert [s.busy for s in table.slots] == [True, True, False, False]
     assert table.slots[2].tokens == [7, 7] and table.next_move() is None
     assert SlotTable(2, compact=False).next_move() is None
+
+
+def test_streams_park_only_where_lru_would_keep_the_cache() -> None:
+    table = SlotTable(3, compact=True)
+    for slot, used in zip(table.slots, (5, 3, 9), strict=True):
+        slot.tokens, slot.aligned, slot.last_used = [slot.seq_id] * 4, 4, used
+    # Slot 1's cache is the oldest: it goes, not slot 0's.
+    plan = table.plan([7, 7])
+    assert plan is not None and plan.slot.seq_id == 0 and plan.park is table.slots[1]
+    # The target's own cache is the oldest: nothing moves.
+    table.slots[0].last_used = 1
+    plan = table.plan([7, 7])
+    assert plan is not None and plan.slot.seq_id == 0 and plan.park is None
+    # Requests waiting behind this one will take the spare slots: nothing moves either.
+    table.slots[0].last_used = 5
+    plan = table.plan([7, 7], behind=2)
+    assert plan is not None and plan.park is None
+
+
+def test_a_free_slot_below_a_running_one_waits_for_a_newcomer_first() -> None:
+    table = SlotTable(3, compact=True)
+    slots = [table.acquire(p, [i]) for i in range(2) if (p := table.plan([i])) is not None]
+    table.release(slots[0])
+    assert table.next_move(min_age=2) is None
+    table.steps += 1
+    assert table.next_move(min_age=2) is None
+    table.steps += 1
+    assert table.next_move(min_age=2) == (slots[0], slots[1])

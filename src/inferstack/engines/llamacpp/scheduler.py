@@ -38,6 +38,10 @@ __all__ = ["Scheduler", "Sequence"]
 
 log = logging.getLogger(__name__)
 
+MOVE_AFTER = 2
+"""Steps a free slot below a running sequence waits for a newcomer before that sequence
+moves down into it (see :meth:`Scheduler._compact`)."""
+
 
 class Scheduler:
     """Runs sequences on one :class:`LlamaModel` from a dedicated thread."""
@@ -164,7 +168,7 @@ class Scheduler:
         while self.waiting:
             # Every request reuses (seeded or not): reuse stops at an aligned chunk boundary,
             # so the recomputed tail has the shapes of a cold start (see slots.py).
-            plan = self.slots.plan(self.waiting[0].prompt)
+            plan = self.slots.plan(self.waiting[0].prompt, behind=len(self.waiting) - 1)
             if plan is None:
                 return
             seq = self.waiting.popleft()
@@ -192,12 +196,13 @@ class Scheduler:
     def _compact(self) -> None:
         """Keep the running sequences on the lowest slot ids (KV streams): llama.cpp decodes
         streams together only in runs of consecutive ids, so a free slot below a busy one
-        would split every step into two decodes. The highest busy slot's stream is swapped
-        with the lowest free one's through the scratch stream, which keeps the free slot's
-        cache (a finished conversation's prefix) for reuse. The copies run before the next
-        decode."""
+        splits every step into two decodes (a few steps of that cost about one swap, so a
+        slot a newcomer may still fill waits ``MOVE_AFTER`` steps). The highest busy slot's
+        stream is swapped with the lowest free one's through the scratch stream, which keeps
+        the free slot's cache (a finished conversation's prefix) for reuse. The copies run
+        before the next decode."""
         scratch, mem = self.model.scratch_seq, self.model.memory
-        while scratch is not None and (move := self.slots.next_move()) is not None:
+        while scratch is not None and (move := self.slots.next_move(min_age=MOVE_AFTER)):
             free, busy = move
             keep = bool(free.tokens)
             if keep:
@@ -213,6 +218,7 @@ class Scheduler:
                 seq.slot = free
 
     def _step(self, outbox: Outbox) -> None:
+        self.slots.steps += 1
         batch = self._batch
         n = 0
         outputs: list[tuple[Sequence, int]] = []

@@ -41,6 +41,8 @@ class Slot:
     """Leading tokens whose KV came from whole aligned prefill chunks (what may be reused)."""
     busy: bool = False
     last_used: int = 0
+    freed_step: int = 0
+    """The step count when the slot was last released (see :meth:`SlotTable.next_move`)."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +68,20 @@ class SlotTable:
         self.compact = compact
         self.chunk = chunk
         self._clock = itertools.count(1)
+        self.steps = 0
+        """Decode steps so far (the scheduler counts them)."""
 
     def free_count(self) -> int:
         return sum(not s.busy for s in self.slots)
 
-    def plan(self, prompt: list[int], *, allow_reuse: bool = True) -> SlotPlan | None:
+    def plan(
+        self, prompt: list[int], *, allow_reuse: bool = True, behind: int = 0
+    ) -> SlotPlan | None:
         """Choose a free slot for ``prompt``; ``None`` when every slot is busy.
 
         Without ``allow_reuse`` the prompt is prefilled from scratch (a slot is still chosen to keep
-        the most useful caches of the others)."""
+        the most useful caches of the others). ``behind`` is how many requests wait after this
+        one: a cache is not parked on a slot one of them is about to take."""
         free = [s for s in self.slots if not s.busy]
         if not free:
             return None
@@ -91,8 +98,11 @@ class SlotTable:
             reuse = own(copy_from or target)
             spare = [s for s in free if s is not target and s is not copy_from]
             park = None
-            if target.tokens and (copy_from is not None or reuse == 0) and spare:
-                park = min(spare, key=lambda s: (bool(s.tokens), s.last_used))
+            if target.tokens and (copy_from is not None or reuse == 0) and len(spare) > behind:
+                # Least recently used first: the target's cache itself, if it is the oldest.
+                oldest = min(spare, key=lambda s: (bool(s.tokens), s.last_used))
+                if not oldest.tokens or oldest.last_used < target.last_used:
+                    park = oldest
             return SlotPlan(slot=target, reuse=reuse, copy_from=copy_from, park=park)
         # Best own prefix; among equals, the least recently used slot keeps others' caches.
         target = max(free, key=lambda s: (own(s), -s.last_used))
@@ -128,12 +138,14 @@ class SlotTable:
     def release(self, slot: Slot) -> None:
         slot.busy = False
         slot.last_used = next(self._clock)
+        slot.freed_step = self.steps
 
-    def next_move(self) -> tuple[Slot, Slot] | None:
+    def next_move(self, *, min_age: int = 0) -> tuple[Slot, Slot] | None:
         """With ``compact``: the free slot with the lowest id below a busy one, and the busy
         slot with the highest id, whose streams are swapped to keep the running sequences on
-        consecutive ids (``None`` when they are). The caller swaps the KV streams, then
-        :meth:`swap`."""
+        consecutive ids (``None`` when they are, or when that free slot was freed less than
+        ``min_age`` steps ago: a newcomer usually fills it sooner, and costs no copy). The
+        caller swaps the KV streams, then :meth:`swap`."""
         if not self.compact:
             return None
         free = [s for s in self.slots if not s.busy]
@@ -142,7 +154,9 @@ class SlotTable:
             return None
         low = min(free, key=lambda s: s.seq_id)
         high = max(busy, key=lambda s: s.seq_id)
-        return (low, high) if low.seq_id < high.seq_id else None
+        if low.seq_id > high.seq_id or self.steps - low.freed_step < min_age:
+            return None
+        return low, high
 
     @staticmethod
     def swap(a: Slot, b: Slot) -> None:
@@ -151,6 +165,7 @@ class SlotTable:
         a.aligned, b.aligned = b.aligned, a.aligned
         a.busy, b.busy = b.busy, a.busy
         a.last_used, b.last_used = b.last_used, a.last_used
+        a.freed_step, b.freed_step = b.freed_step, a.freed_step
 
     def forget(self) -> None:
         """The cache was cleared: no slot holds any tokens."""
