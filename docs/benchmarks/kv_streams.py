@@ -1,7 +1,8 @@
 """Decode-step time of one shared KV buffer against one KV stream per sequence, on the real
 default model through llama.cpp, in one process with the two contexts' steps interleaved (so the
 box's drift hits both alike); then, with streams, a step of four sequences whose ids are
-consecutive against one whose ids are scattered (docs/architecture.md, the llama.cpp engine).
+consecutive against one whose ids are scattered, with 16 sequences (docs/architecture.md, the
+llama.cpp engine).
 
     .venv/bin/python docs/benchmarks/kv_streams.py 16 100 128   # sequences, prompt tokens, steps
 """
@@ -66,6 +67,8 @@ def main():
         print(f"{name:8s} {n_seq} sequences, {prompt} prompt tokens: {per_step:.1f} ms/step")
     print(f"streams / unified step time: {spent['streams'] / spent['unified']:.3f}")
 
+    if n_seq < 16:
+        return
     ctx = ctxs["streams"]
     pos = dict.fromkeys(range(n_seq), prompt + steps)
     sets = {"consecutive ids": [0, 1, 2, 3], "scattered ids": [0, 5, 10, 15]}
