@@ -399,3 +399,32 @@ def test_ignore_eos_also_ignores_the_fallback_end_of_turn(solo_server: RunningSe
     assert full.usage is not None and full.usage.completion_tokens == 48
     text = full.choices[0].message.content or ""
     assert text.startswith(turn.choices[0].message.content or "")
+
+
+def test_default_settings_answer_the_readme_greeting_in_one_turn(
+    solo_server: RunningServer,
+) -> None:
+    """The README's first request sets only the model and one message: the base model, read
+    through the transcript fallback with its generation defaults (greedy, a 256-token budget),
+    greets back in one short turn that leaves no transcript marker behind, and a simple
+    question gets its answer."""
+    client = openai.OpenAI(base_url=solo_server.base_url, api_key="unused", max_retries=0)
+
+    def ask(content: str) -> tuple[str, str | None, int]:
+        r = client.chat.completions.create(
+            model=solo_server.model, messages=[{"role": "user", "content": content}]
+        )
+        assert r.usage is not None
+        return (
+            r.choices[0].message.content or "",
+            r.choices[0].finish_reason,
+            r.usage.completion_tokens,
+        )
+
+    text, finish, tokens = ask("Hello!")
+    assert finish == "stop" and 0 < tokens < 32
+    assert text.strip() and "\n" not in text.strip()
+    assert "Q:" not in text and "A:" not in text
+    assert re.search(r"\b(hello|hi)\b", text, re.I), text  # a greeting back, not a question
+    answer, finish, _ = ask("What is the capital of France?")
+    assert finish == "stop" and "Paris" in answer

@@ -1,5 +1,6 @@
 import pytest
 
+from inferstack.bench.evals.factual import QUESTIONS
 from inferstack.engines.chat_template import EXAMPLE_INSTRUCTION, EXAMPLE_TURNS, ChatTemplate
 from inferstack.errors import InvalidRequestError, UnsupportedFeatureError
 
@@ -118,3 +119,26 @@ def test_fallback_tool_example_uses_realistic_values_from_its_question() -> None
     assert "Q: Use get_weather for Lisbon." in prompt
     assert 'A: {"name": "get_weather", "arguments": {"city": "Lisbon"}}' in prompt
     assert '"city": ""' not in prompt
+
+
+def test_fallback_examples_are_one_line_question_answer_pairs() -> None:
+    """Each worked turn is one line, questions and answers alternating, so the implied stop
+    ``"\\nQ:"`` ends an answer the way the examples end theirs."""
+    assert len(EXAMPLE_TURNS) % 2 == 0
+    for question, answer in zip(EXAMPLE_TURNS[::2], EXAMPLE_TURNS[1::2], strict=True):
+        assert question.startswith("Q: ") and answer.startswith("A: ")
+        assert "\n" not in question + answer
+
+
+def test_fallback_examples_are_held_out_from_the_factual_eval() -> None:
+    """The simple-question eval measures the fallback, so none of its questions may be a worked
+    turn, nor appear anywhere in the transcript a different question gets."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    examples = {norm(turn.removeprefix("Q: ")) for turn in EXAMPLE_TURNS[::2]}
+    prompt = norm(ChatTemplate(None).render([{"role": "user", "content": "Hi."}]).prompt)
+    for question, _ in QUESTIONS:
+        assert norm(question) not in examples
+        assert norm(question) not in prompt

@@ -14,12 +14,15 @@ Gemma 3 270M base model among them) get the **transcript fallback**::
 
 with ``"\nQ:"`` as an implied stop string. A base model continues such a transcript with a
 plain answer, where turn markers it never saw in training make it babble or echo. It follows
-examples rather than instructions, so a few worked turns come first (:data:`EXAMPLE_TURNS`):
-short, correct answers to simple questions and a greeting. Measured on the 32 questions of
-``python -m inferstack.bench.evals.factual`` with the default model at its default settings
-(greedy, at most 256 tokens; see ``engines.llamacpp.engine``), five of them gave about 22/32
-right answers and the eleven of :data:`EXAMPLE_TURNS` give 23/32 (none of them is one of the
-eval's questions); without examples the model gets about 12/32.
+examples rather than instructions, so a few worked turns come first (:data:`EXAMPLE_TURNS`,
+194 tokens with the instruction line; prompt-prefix reuse skips them when a slot holds them):
+short, correct answers to simple questions with the sums written out (``3 + 5 = 8.``, so the
+model restates a sum before it answers one), then a greeting (last: a greeting placed first
+got a question back for "Hello!"). None of them is one of the questions of
+``python -m inferstack.bench.evals.factual`` (a test checks), so that eval stays held out.
+Measured there with the default model at its default settings (greedy, at most 256 tokens; see
+``engines.llamacpp.engine``): without examples about 12/32 right, five turns about 22/32,
+eleven with bare answers to the sums 23-24/32, these 25/32.
 
 With tools, the system part lists them and says how to call one: answer with only a JSON object
 ``{"name": ..., "arguments": {...}}`` (the engine enforces that shape once the answer opens
@@ -56,7 +59,7 @@ EXAMPLE_TURNS = [
     "Q: Who painted the Mona Lisa?",
     "A: Leonardo da Vinci.",
     "Q: What is 3 + 5?",
-    "A: 8.",
+    "A: 3 + 5 = 8.",
     "Q: What is the capital of Australia?",
     "A: Canberra.",
     "Q: How many minutes are in an hour?",
@@ -64,7 +67,7 @@ EXAMPLE_TURNS = [
     "Q: What color is grass?",
     "A: Green.",
     "Q: What is 9 minus 4?",
-    "A: 5.",
+    "A: 9 minus 4 is 5.",
     "Q: Which animal says moo?",
     "A: The cow.",
     "Q: What is the capital of Greece?",
