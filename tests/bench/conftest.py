@@ -37,6 +37,8 @@ class FakeConfig:
     raw_events: list[bytes] = field(default_factory=list)
     """Sent verbatim before the token chunks."""
     seen: list[dict[str, Any]] = field(default_factory=list)
+    peers: list[tuple[str, int]] = field(default_factory=list)
+    """The client address (host, port) of each request: one port means one connection."""
 
 
 def _chunk(kind: str, text: str) -> dict[str, Any]:
@@ -52,6 +54,8 @@ def build_fake_app(cfg: FakeConfig) -> Starlette:
     async def handle(request: Request, kind: str) -> Response:
         body = await request.json()
         cfg.seen.append(body)
+        if request.client is not None:
+            cfg.peers.append((request.client.host, request.client.port))
         n = len(cfg.seen)
         if cfg.fail_status and (cfg.fail_every == 0 or n % cfg.fail_every == 0):
             return JSONResponse({"error": {"message": "fake failure"}}, status_code=cfg.fail_status)

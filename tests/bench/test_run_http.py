@@ -31,6 +31,20 @@ async def test_tokens_come_from_the_usage_chunk(fake_server) -> None:
     assert fake_server.config.seen[0]["stream_options"] == {"include_usage": True}
 
 
+async def test_sequential_streams_share_one_connection(fake_server) -> None:
+    # The rest of the body after [DONE] is read, so the connection goes back to the pool (as
+    # with the openai SDK) instead of being dialled again for every request.
+    wl = Workload(prompts=["hi"], max_tokens=3)
+    async with make_client(2, 10.0) as client:
+        target = Target(name="fake", base_url=fake_server.base_url)
+        records = [
+            await send(client, target, wl.endpoint.path, wl.body(0), RequestRecord(start=0.0))
+            for _ in range(3)
+        ]
+    assert all(r.ok and r.output_tokens == 3 for r in records)
+    assert len(fake_server.config.peers) == 3 and len(set(fake_server.config.peers)) == 1
+
+
 async def test_fallback_counts_chunks_when_no_usage(fake_server) -> None:
     fake_server.config.send_usage = False
     wl = Workload(prompts=["hi"], max_tokens=4, endpoint=Endpoint.COMPLETIONS)

@@ -8,8 +8,10 @@ sends none gets its text chunks counted instead, and the record says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,7 +19,10 @@ from pydantic import BaseModel, Field
 
 from inferstack.bench.records import ErrorKind, RequestRecord, TokenSource
 
-__all__ = ["Target", "discover_model", "make_client", "send"]
+__all__ = ["DRAIN_S", "Target", "discover_model", "make_client", "send"]
+
+DRAIN_S = 1.0
+"""How long a request reads the rest of a stream after ``[DONE]`` to keep its connection."""
 
 
 class Target(BaseModel):
@@ -110,11 +115,13 @@ def _apply_event(record: RequestRecord, event: dict[str, Any], now: float) -> No
 
 async def _read_stream(response: httpx.Response, record: RequestRecord) -> bool:
     """Consume the SSE stream into ``record``; True when it ended with ``[DONE]``."""
-    async for line in response.aiter_lines():
+    lines = response.aiter_lines()
+    async for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
         if data == "[DONE]":
+            await _drain(lines)
             return True
         now = time.perf_counter()
         try:
@@ -128,6 +135,18 @@ async def _read_stream(response: httpx.Response, record: RequestRecord) -> bool:
         if record.error is not None:
             return False
     return False
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body), like the ``openai`` SDK.
+
+    NOTE: an HTTP/1.1 response closed before its end cannot go back to the pool: without this
+    every request would dial a new connection, which real clients do not.
+    """
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in lines:
+                pass
 
 
 async def send(
