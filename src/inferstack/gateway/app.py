@@ -162,10 +162,11 @@ def _build(
     counters: Counters = RedisCounters(redis) if redis is not None else MemoryCounters()
     # NOTE: connection limits well above any sane concurrency: the gateway must never queue
     # requests in its own pool; upstreams do admission control.
+    # plain-HTTP upstreams (the model servers) on the lean transport, unless one is given
+    mounts = upstream_mounts() if transport is None else {}
     client = httpx.AsyncClient(
         transport=transport,
-        # plain-HTTP upstreams (the model servers) on the lean transport, unless one is given
-        mounts=upstream_mounts() if transport is None else None,
+        mounts=mounts or None,
         limits=httpx.Limits(max_connections=4096, max_keepalive_connections=512),
         timeout=httpx.Timeout(settings.router.timeout_s, connect=settings.router.connect_timeout_s),
     )
@@ -194,6 +195,7 @@ def _build(
         pool=pool,
         strategy=make_strategy(settings.router.strategy, rng),
         client=client,
+        direct=mounts.get("http://"),
         settlement=settlement,
         guardrail=guardrail,
         cache=_cache(settings, redis),

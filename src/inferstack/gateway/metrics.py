@@ -5,7 +5,10 @@ Names, labels and buckets come from :mod:`inferstack.telemetry.metrics`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
 from inferstack.telemetry.metrics import GatewayNames as N
 from inferstack.telemetry.metrics import TracingCollector
@@ -34,6 +37,20 @@ class GatewayMetrics:
         self.genai_duration = N.GENAI_OPERATION_DURATION.histogram(r)
         if telemetry is not None:
             r.register(TracingCollector(lambda: telemetry.stats, telemetry.service_name))
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set.
+
+        NOTE: every settled call updates a dozen series; ``labels()`` validates and locks each
+        time, and that cost more than the updates themselves. The series are the same objects
+        the registry holds (nothing here removes a series).
+        """
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

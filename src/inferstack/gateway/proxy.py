@@ -74,6 +74,7 @@ class Proxy:
         pool: DeploymentPool,
         strategy: RoutingStrategy,
         client: httpx.AsyncClient,
+        direct: httpx.AsyncBaseTransport | None = None,
         settlement: Settlement,
         guardrail: PiiGuardrail | None,
         cache: ResponseCache | None,
@@ -85,6 +86,7 @@ class Proxy:
         self._pool = pool
         self._strategy = strategy
         self._client = client
+        self._direct = direct
         self._settle = settlement
         self._guardrail = guardrail
         self._cache = cache
@@ -157,11 +159,14 @@ class Proxy:
                     break
                 if attempt > 0:
                     await self._sleep(self._backoff(attempt, failure))
-                with self._tracer.step(
-                    f"route {group}", **{Attr.ROUTING_CANDIDATES: [c.id for c in candidates]}
-                ) as decision:
+                if self._tracer.enabled:
+                    with self._tracer.step(
+                        f"route {group}", **{Attr.ROUTING_CANDIDATES: [c.id for c in candidates]}
+                    ) as decision:
+                        dep = self._strategy.choose(candidates)
+                        decision.set_attribute(Attr.DEPLOYMENT, dep.id)
+                else:
                     dep = self._strategy.choose(candidates)
-                    decision.set_attribute(Attr.DEPLOYMENT, dep.id)
                 tried.add(dep.id)
                 result = await self._attempt(call, dep)
                 if isinstance(result, Response):
@@ -260,9 +265,14 @@ class Proxy:
         self._settle.overhead(call, sent_at)
         self._pool.started(dep)
         try:
-            async with asyncio.timeout(None if call.stream else timeout_s):
-                response = await self._client.send(request, stream=True)
-                if response.status_code >= 400 or not call.stream:
+            if call.stream:  # the relay reads on with the read timeout of every chunk
+                response = await self._send(request)
+                if response.status_code >= 400:
+                    await response.aread()
+                    await response.aclose()
+            else:
+                async with asyncio.timeout(timeout_s):
+                    response = await self._send(request)
                     await response.aread()
                     await response.aclose()
         except httpx.ConnectTimeout as exc:  # nothing was sent: safe to try elsewhere
@@ -307,6 +317,21 @@ class Proxy:
         if not call.stream:
             return await self._complete(call, dep, response, sent_at)
         return await self._start_stream(call, dep, response, sent_at, span)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, its body still to be read.
+
+        NOTE: a plain-HTTP upstream gets the request from the transport itself: the client's
+        layers (auth, redirects, cookie jar) have nothing to do on an upstream call, and
+        taking the answer's cookies into the jar cost more than the transport's own work.
+        """
+        if self._direct is not None and request.url.scheme == "http":
+            try:
+                return await self._direct.handle_async_request(request)
+            except httpx.RequestError as exc:
+                exc.request = request  # as the client does
+                raise
+        return await self._client.send(request, stream=True)
 
     async def _upstream_error(
         self, call: ProxyCall, dep: Deployment, response: httpx.Response

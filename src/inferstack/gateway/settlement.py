@@ -81,13 +81,15 @@ class Settlement:
 
     async def release(self, key: KeyRecord, admission: Admission) -> None:
         """Give back what a call refused before it was proxied holds."""
-        await self.shielded(self._settle_limits(key, admission, 0, 0.0))
+        if KeyLimits.holds(key, admission):
+            await self.shielded(self._settle_limits(key, admission, 0, 0.0))
 
     def overhead(self, call: ProxyCall, sent_at: float) -> None:
         """Observe the time the gateway spent before the first upstream attempt went out."""
         if not call.overhead_seen:
             call.overhead_seen = True
-            self.metrics.overhead.labels(call.endpoint).observe(sent_at - call.received_at)
+            m = self.metrics
+            m.child(m.overhead, call.endpoint).observe(sent_at - call.received_at)
 
     async def done(
         self,
@@ -132,35 +134,37 @@ class Settlement:
                 trace_id=trace_id,
             )
         )
-        m = self.metrics
-        m.requests.labels(call.endpoint, call.model_group, str(status)).inc()
-        m.latency.labels(call.endpoint, call.model_group).observe(latency_s)
+        m, child = self.metrics, self.metrics.child
+        child(m.requests, call.endpoint, call.model_group, str(status)).inc()
+        child(m.latency, call.endpoint, call.model_group).observe(latency_s)
         if usage.prompt_tokens:
-            m.tokens.labels(call.model_group, "prompt").inc(usage.prompt_tokens)
+            child(m.tokens, call.model_group, "prompt").inc(usage.prompt_tokens)
         if usage.completion_tokens:
-            m.tokens.labels(call.model_group, "completion").inc(usage.completion_tokens)
+            child(m.tokens, call.model_group, "completion").inc(usage.completion_tokens)
         if cost:
-            m.spend.labels(call.model_group).inc(cost)
+            child(m.spend, call.model_group).inc(cost)
         self._observe_genai(call, usage, status, latency_s, cost)
-        await self.shielded(self._settle_limits(call.key, call.admission, usage.total, cost))
+        # NOTE: a key without limits holds nothing to give back: no task for it.
+        if KeyLimits.holds(call.key, call.admission):
+            await self.shielded(self._settle_limits(call.key, call.admission, usage.total, cost))
 
     def _observe_genai(
         self, call: ProxyCall, usage: Usage, status: int, latency_s: float, cost: float
     ) -> None:
         """The GenAI client metrics and the per-key token and spend counters."""
-        m = self.metrics
+        m, child = self.metrics, self.metrics.child
         operation = operation_for_endpoint(call.endpoint)
         labels = (operation, PROVIDER, call.model_group)
-        m.genai_duration.labels(*labels, "" if status < 400 else str(status)).observe(latency_s)
+        child(m.genai_duration, *labels, "" if status < 400 else str(status)).observe(latency_s)
         key = call.key.alias or call.key.key_id or "master"
         for kind, tokens in (("input", usage.prompt_tokens), ("output", usage.completion_tokens)):
             if tokens:
-                m.genai_token_usage.labels(*labels, kind).observe(tokens)
-                m.key_tokens.labels(key, call.model_group, kind).inc(tokens)
+                child(m.genai_token_usage, *labels, kind).observe(tokens)
+                child(m.key_tokens, key, call.model_group, kind).inc(tokens)
         if cost:
-            m.key_spend.labels(key, call.model_group).inc(cost)
+            child(m.key_spend, key, call.model_group).inc(cost)
         if call.key.max_budget:
-            m.key_budget_used.labels(key).set((call.key.spend + cost) / call.key.max_budget)
+            child(m.key_budget_used, key).set((call.key.spend + cost) / call.key.max_budget)
 
     async def written(self, entries: list[UsageEntry]) -> None:
         """The recorder wrote ``entries``: their costs are now in every replica's view."""

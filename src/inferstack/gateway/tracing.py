@@ -16,12 +16,12 @@ Message content is recorded only when telemetry says so or the key opted in
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
 from inferstack.gateway.call import ProxyCall
 from inferstack.gateway.deployments import Deployment
@@ -41,19 +41,53 @@ __all__ = ["GatewayTracer"]
 PROVIDER = "inferstack"
 
 
+class _NoStep:
+    """The step of a tracer that records nothing: no span, no context change."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Span:
+        return INVALID_SPAN
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_STEP = _NoStep()
+
+
 class GatewayTracer:
+    """The gateway's spans; with telemetry off each call costs next to nothing.
+
+    NOTE: with telemetry off, no span of the gateway's own is opened (there is nothing to
+    record), but an attempt still carries the caller's ``traceparent`` upstream, as before:
+    the non-recording span of an attempt is the caller's context.
+    """
+
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
         self.tracer = telemetry.tracer
 
-    @contextmanager
-    def step(self, name: str, **attrs: Any) -> Iterator[Span]:
+    @property
+    def enabled(self) -> bool:
+        return self.telemetry.enabled
+
+    def step(self, name: str, **attrs: Any) -> AbstractContextManager[Span]:
         """A short INTERNAL span (auth, guardrail, cache lookup, routing)."""
+        if not self.enabled:
+            return _NO_STEP
+        return self._step(name, attrs)
+
+    @contextmanager
+    def _step(self, name: str, attrs: dict[str, Any]) -> Iterator[Span]:
         with self.tracer.start_as_current_span(name, attributes=attrs or None) as span:
             yield span
 
-    def start_call(self, call: ProxyCall) -> Span:
-        """Open the logical GenAI call span; :meth:`end_call` closes it when settled."""
+    def start_call(self, call: ProxyCall) -> Span | None:
+        """Open the logical GenAI call span (None when nothing is recorded); :meth:`end_call`
+        closes it when settled."""
+        if not self.enabled:
+            return None
         operation = operation_for_endpoint(call.endpoint)
         attrs = request_attributes(operation, PROVIDER, call.body)
         attrs[Attr.REQUEST_ID] = call.request_id
@@ -84,6 +118,10 @@ class GatewayTracer:
     def start_attempt(self, call: ProxyCall, dep: Deployment, headers: dict[str, str]) -> Span:
         """One upstream attempt (CLIENT); writes its ``traceparent`` into ``headers``."""
         call.attempts += 1
+        if not self.enabled:  # nothing recorded; the caller's trace context still goes on
+            span = self.tracer.start_span("upstream")
+            Telemetry.inject(headers, trace.set_span_in_context(span))
+            return span
         url = urlsplit(dep.config.api_base)
         attrs: dict[str, Any] = {
             Attr.DEPLOYMENT: dep.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
+import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -79,7 +79,7 @@ class UsageEntry:
     cache_hit: bool = False
     lease_id: str | None = None  # the budget lease this cost holds until it is written
     created_at: datetime = field(default_factory=utcnow)
-    entry_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unique: never doubled
+    entry_id: str = field(default_factory=lambda: secrets.token_hex(16))  # unique: never doubled
     segment: int = 0  # the outbox segment holding it (not stored)
     fresh: bool = True  # never written nor replayed: it cannot be in the database (not stored)
     team_id: str | None = None

@@ -225,6 +225,19 @@ class KeyLimits:
                 code="budget_exceeded",
             )
 
+    @staticmethod
+    def holds(key: KeyRecord, admission: Admission) -> bool:
+        """Whether :meth:`settle` has anything to correct or give back for this call."""
+        if key.key_id is None:
+            return False
+        return (
+            key.tpm_limit is not None
+            or admission.parallel
+            or admission.budget
+            or bool(admission.scope_budgets)
+            or any(scope.tpm_limit is not None for scope in key.scopes)
+        )
+
     async def settle(self, key: KeyRecord, admission: Admission, tokens: int, cost: float) -> None:
         """After a call: correct tokens and cost to what it used, free its parallel slot."""
         if key.key_id is None:
