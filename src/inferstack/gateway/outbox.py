@@ -29,12 +29,16 @@ logger = logging.getLogger(__name__)
 _SEGMENT_BYTES = 4 * 1024 * 1024
 
 
+_STORED = tuple(
+    name
+    for name in UsageEntry.__dataclass_fields__
+    if name not in ("usage", "created_at", "segment", "fresh")
+)
+
+
 def _encode(entry: UsageEntry) -> bytes:
-    data: dict[str, Any] = {
-        name: getattr(entry, name)
-        for name in entry.__dataclass_fields__
-        if name not in ("usage", "created_at", "segment", "fresh")
-    }
+    fields = entry.__dict__
+    data: dict[str, Any] = {name: fields[name] for name in _STORED}
     data["prompt_tokens"] = entry.usage.prompt_tokens
     data["completion_tokens"] = entry.usage.completion_tokens
     data["created_at"] = entry.created_at.isoformat()

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -56,6 +56,20 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(response.headers["retry-after"])
     except (KeyError, ValueError):
         return None
+
+
+def _body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The chunks of a streamed answer as they arrive.
+
+    NOTE: an answer without a content coding (the gateway asks for none) is read from its
+    stream itself: ``aiter_bytes`` passes every chunk through two more generators and a
+    decoder that has nothing to do.
+    """
+    if response.headers.get("content-encoding", "identity") == "identity":
+        stream = response.stream
+        if isinstance(stream, httpx.AsyncByteStream):
+            return aiter(stream)
+    return response.aiter_bytes()
 
 
 def _usage_of(content: bytes) -> Usage:
@@ -387,7 +401,7 @@ class Proxy:
     async def _start_stream(
         self, call: ProxyCall, dep: Deployment, response: httpx.Response, sent_at: float, span: Span
     ) -> Response | _Failed:
-        chunks = response.aiter_bytes()
+        chunks = _body_chunks(response)
         # Decide the response shape from the first chunk: until it arrives, a retry is safe.
         try:
             first = await anext(chunks, b"")

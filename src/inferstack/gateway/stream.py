@@ -16,7 +16,6 @@ request; an upstream that keeps the connection open past that is closed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
@@ -65,6 +64,7 @@ class Relay:
         self._deployment = deployment
         self._prompt_estimate = prompt_estimate
         self._closed = False
+        self._watch: Callable[[], None] | None = None
         self._at_done = False  # the client has [DONE]; the upstream may still send its end
         self._usage_seen = False
         self.relayed = 0  # content events passed to the client
@@ -72,12 +72,16 @@ class Relay:
         self.status = 499  # until the stream ends normally: the client went away
         self.ended_at: float | None = None
 
-    async def pump(self, send: Send) -> None:
+    async def pump(self, send: Send, watch: Callable[[], None] | None = None) -> None:
         """Write the stream's body to ``send`` (the response has started); ends it.
+
+        ``watch`` is called before the relay first waits for the upstream (a hang-up can only
+        matter from then on: an answer that arrived whole is written without a wait).
 
         NOTE: events already received are written together: a write to the client costs more
         than the event itself, and an upstream's chunks often arrive many to one read.
         """
+        self._watch = watch
         buffer = b""
         ready: list[bytes] = []  # whole events not yet written
         chunk = self._first
@@ -126,13 +130,27 @@ class Relay:
             waits_on = step.send(None)
         except StopIteration as done:  # already received: no wait
             return done.value  # type: ignore[no-any-return]
+        if self._watch is not None:
+            self._watch()
+            self._watch = None
         await _write(send, ready, more=True)
         return await _Resumed(step, waits_on)  # type: ignore[no-any-return]
 
     def _filter(self, events: bytes) -> bytes:
-        if b'"usage"' not in events and self._guard is None:
-            self.relayed += events.count(b"data:") - events.count(b"data: [DONE]")
-            return events
+        if self._guard is None:
+            # NOTE: only an event naming "usage" is parsed; the events around it pass as they
+            # are (a usage chunk arrives with the last content events, often in one read).
+            at = events.find(b'"usage"')
+            if at < 0:
+                self.relayed += events.count(b"data:") - events.count(DONE_EVENT)
+                return events
+            cut = events.rfind(b"\n\n", 0, at)
+            start = cut + 2 if cut >= 0 else 0
+            end = events.find(b"\n\n", at)
+            head, event, tail = events[:start], events[start:end], events[end + 2 :]
+            self.relayed += head.count(b"data:") - head.count(DONE_EVENT)
+            kept = self._filter_event(event)
+            return head + (kept + b"\n\n" if kept else b"") + (self._filter(tail) if tail else b"")
         kept: list[bytes] = []
         for event in events.split(b"\n\n")[:-1]:
             kept.append(self._filter_event(event))
@@ -184,15 +202,33 @@ class Relay:
     async def _finish(self) -> None:
         try:
             if self._at_done:
-                with contextlib.suppress(httpx.HTTPError, TimeoutError):
-                    async with asyncio.timeout(DRAIN_S):
-                        async for _ in self._chunks:
-                            pass
+                await self._drain()
             await self._response.aclose()
         finally:
             if not self._usage_seen and self.relayed:
                 self.usage = Usage(self._prompt_estimate, self.relayed)
             await self._on_close(self)
+
+    async def _drain(self) -> None:
+        """Read the rest of the upstream's answer, waiting :data:`DRAIN_S` for it at most.
+
+        NOTE: what has arrived already (usually all of it: the end of the chunked body came
+        with ``[DONE]``) is read without arming a timer.
+        """
+        try:
+            while True:
+                step = anext(self._chunks).__await__()
+                try:
+                    waits_on = step.send(None)
+                except StopIteration:  # a chunk that had arrived
+                    continue
+                async with asyncio.timeout(DRAIN_S):
+                    await _Resumed(step, waits_on)
+                    async for _ in self._chunks:
+                        pass
+                return
+        except (StopAsyncIteration, httpx.HTTPError, TimeoutError):
+            return
 
 
 async def _write(send: Send, ready: list[bytes], *, more: bool) -> None:
@@ -275,10 +311,15 @@ class RelayResponse(Response):
         self.relay = relay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hangup = _Hangup(receive)
+        hangup: _Hangup | None = None
+
+        def watch() -> None:  # the relay is about to wait for the upstream
+            nonlocal hangup
+            if hangup is None:
+                hangup = _Hangup(receive)
 
         async def send_body(message: Message) -> None:
-            if not message["more_body"]:
+            if not message["more_body"] and hangup is not None:
                 # NOTE: before the last write: a client that has it all reads as disconnected
                 # while the relay still drains the upstream, and that is no hang-up.
                 hangup.over()
@@ -286,10 +327,11 @@ class RelayResponse(Response):
 
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            await self.relay.pump(send_body)
+            await self.relay.pump(send_body, watch)
         except asyncio.CancelledError:
-            if not hangup.absorbs():
+            if hangup is None or not hangup.absorbs():
                 raise
         finally:
-            hangup.over()
+            if hangup is not None:
+                hangup.over()
             await self.relay.close()
