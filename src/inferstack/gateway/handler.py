@@ -126,6 +126,8 @@ class OpenAIHandler:
             if call is None:
                 await self._settle.release(key, admission)
         call.span = self._tracer.start_call(call)
+        if call.span is None:  # nothing recorded: no context to enter
+            return await self._proxy.handle(call)
         with self._tracer.within(call.span):
             return await self._proxy.handle(call)
 
