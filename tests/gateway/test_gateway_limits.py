@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from inferstack.errors import RateLimitError
-from inferstack.gateway.key_types import KeyRecord
+from inferstack.gateway.key_types import KeyRecord, LimitScope
 from inferstack.gateway.limits import KeyLimits, MemoryCounters, RedisCounters
 from support.servers import free_port
 from support.services import wait_until
@@ -74,6 +74,32 @@ async def test_parallel_limit_frees_slots(counters) -> None:
     assert (await limits.admit(key)).parallel
     master = KeyRecord(key_id=None, is_master=True)
     assert not (await limits.admit(master)).parallel
+
+
+async def test_only_a_call_holding_something_has_anything_to_settle(counters) -> None:
+    # Settlement skips the limits task for a call that holds nothing: every limit that makes
+    # settle() correct or give back something must make holds() true.
+    limits = KeyLimits(counters)
+    free = KeyRecord(key_id="k-free")
+    admission = await limits.admit(free)
+    await limits.reserve(free, admission, 40, 0.01, 0.0)
+    assert not KeyLimits.holds(free, admission)
+    assert not KeyLimits.holds(KeyRecord(key_id=None, is_master=True), admission)
+    parallel = KeyRecord(key_id="k-par", max_parallel_requests=1)
+    held = await limits.admit(parallel)
+    assert KeyLimits.holds(parallel, held)
+    await limits.settle(parallel, held, 0, 0.0)
+    assert not KeyLimits.holds(parallel, held)  # the slot is given back
+    assert (await limits.admit(parallel)).parallel
+    tpm = KeyRecord(key_id="k-tpm", tpm_limit=100)
+    assert KeyLimits.holds(tpm, await limits.admit(tpm))
+    budget = KeyRecord(key_id="k-budget", max_budget=1.0)
+    leased = await limits.admit(budget)
+    await limits.reserve(budget, leased, 40, 0.01, 0.0)
+    assert leased.budget and KeyLimits.holds(budget, leased)
+    team = LimitScope(kind="team", id="t1", tpm_limit=100)
+    scoped = KeyRecord(key_id="k-team", scopes=[team])
+    assert KeyLimits.holds(scoped, await limits.admit(scoped))
 
 
 async def test_concurrent_reservations_never_pass_the_limits(counters) -> None:
