@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from inferstack.gateway import GatewaySettings, build_gateway_app
 from support.servers import free_port
@@ -100,9 +101,8 @@ async def upstream(request: pytest.FixtureRequest) -> AsyncIterator[ChunkedUpstr
         yield server
 
 
-async def test_back_to_back_streams_share_one_upstream_connection(
-    tmp_path: Path, upstream: ChunkedUpstream
-) -> None:
+def _gateway(tmp_path: Path, upstream: ChunkedUpstream) -> FastAPI:
+    """A gateway with one model group on ``upstream`` and no health probes."""
     settings = GatewaySettings(
         state_dir=tmp_path,
         model_groups={
@@ -110,7 +110,13 @@ async def test_back_to_back_streams_share_one_upstream_connection(
         },
         health_check={"enabled": False},
     )
-    app = build_gateway_app(settings, master_key=MASTER)
+    return build_gateway_app(settings, master_key=MASTER)
+
+
+async def test_back_to_back_streams_share_one_upstream_connection(
+    tmp_path: Path, upstream: ChunkedUpstream
+) -> None:
+    app = _gateway(tmp_path, upstream)
     body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -133,14 +139,7 @@ async def test_an_upstream_request_carries_host_length_and_the_request_id(
 ) -> None:
     # The gateway builds the upstream request itself (no httpx client layers on plain HTTP):
     # it must still be a complete HTTP/1.1 request.
-    settings = GatewaySettings(
-        state_dir=tmp_path,
-        model_groups={
-            "chat": {"deployments": [{"api_base": f"http://127.0.0.1:{upstream.port}/v1"}]}
-        },
-        health_check={"enabled": False},
-    )
-    app = build_gateway_app(settings, master_key=MASTER)
+    app = _gateway(tmp_path, upstream)
     body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
