@@ -301,10 +301,15 @@ class Scheduler:
                 self._finish(seq, None, outbox, error=EngineError(f"generation failed: {exc}"))
 
     def _out_of_cache(self, candidates: list[Sequence], outbox: Outbox) -> None:
-        """Make room: first drop the prefixes idle slots keep for reuse; if there are none,
+        """Make room: first drop the prefixes idle slots keep for reuse (in a unified cache;
+        with KV streams they hold no cell of the stream that is full); if there are none,
         end the sequence holding the most cells among ``candidates`` (the ones prefilling, if
         any: they asked for the new room) and free its cells."""
-        idle = [slot for slot in self.slots.slots if not slot.busy and slot.tokens]
+        idle = [
+            slot
+            for slot in self.slots.slots
+            if not slot.busy and slot.tokens and not self.slots.compact
+        ]
         if idle:
             for slot in idle:
                 ll.llama_memory_seq_rm(self.model.memory, slot.seq_id, -1, -1)
