@@ -305,11 +305,8 @@ class Scheduler:
         with KV streams they hold no cell of the stream that is full); if there are none,
         end the sequence holding the most cells among ``candidates`` (the ones prefilling, if
         any: they asked for the new room) and free its cells."""
-        idle = [
-            slot
-            for slot in self.slots.slots
-            if not slot.busy and slot.tokens and not self.slots.compact
-        ]
+        slots = [] if self.slots.compact else self.slots.slots
+        idle = [slot for slot in slots if not slot.busy and slot.tokens]
         if idle:
             for slot in idle:
                 ll.llama_memory_seq_rm(self.model.memory, slot.seq_id, -1, -1)
